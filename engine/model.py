@@ -1,0 +1,109 @@
+"""Value types that flow through the engine.
+
+Hot-path messages (`Bar1m`, `ClosedBar`) are `NamedTuple`s: immutable like frozen
+dataclasses but about 5x cheaper to build, which matters at a million bars per second
+(see PLANS.md, decision log). Everything else is a frozen, slotted dataclass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import NamedTuple
+
+
+class Bar1m(NamedTuple):
+    """One accepted 1-minute bar. `open_time` is epoch seconds UTC, a multiple of 60."""
+
+    symbol: str
+    open_time: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    ambiguous: bool = False  # bar time inferred from a receipt later than the tolerance
+
+
+class Rejection(NamedTuple):
+    """A raw row that did not become a bar. `ignored` rows are valid but not ours."""
+
+    reason: str
+    detail: str
+    ignored: bool = False
+
+
+class ClosedBar(NamedTuple):
+    """A closed higher-timeframe bar with its indicator values at close.
+
+    `timeframe` is in minutes; `open_time`/`close_time` are epoch seconds UTC;
+    `ema` and `slope` are None until defined; `minutes` counts the 1m bars inside.
+    """
+
+    symbol: str
+    timeframe: int
+    open_time: int
+    close_time: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    minutes: int
+    ema: float | None
+    slope: float | None
+    regime: str
+    bars_seen: int
+
+
+class Regime:
+    TREND_UP = "trend_up"
+    TREND_DOWN = "trend_down"
+    RANGE = "range"
+    INSUFFICIENT = "insufficient"
+
+
+class Outcome:
+    """What `SymbolEngine.add` did with a bar."""
+
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"  # exact copy of a minute already seen: no-op
+    CONFLICT = "conflict"  # different copy of a minute already seen: first one kept
+    LATE = "late"  # minute of a bucket that already closed: not applied
+
+
+class MarketState(NamedTuple):
+    """Snapshot at one decision instant (`at`, epoch seconds UTC, the bars' close time).
+
+    `frames` holds, per configured timeframe in ascending order, the last closed bar of
+    that timeframe (None if none closed yet); `closed` the bars that closed at `at`.
+    """
+
+    symbol: str
+    at: int
+    frames: tuple[ClosedBar | None, ...]
+    closed: tuple[ClosedBar, ...]
+
+
+class Action(str, Enum):
+    BUY = "BUY"
+    SELL = "SELL"
+    HOLD = "HOLD"
+
+
+@dataclass(frozen=True, slots=True)
+class ActionPlan:
+    action: Action
+    reason_code: str
+    details: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PositionContext:
+    """What the broker side knows about one account when a decision is made."""
+
+    account: str
+    position_open: bool = False
+    gate_open: bool = True
+    gate_reason: str | None = None  # why the account gate is closed, when it is

@@ -1,0 +1,158 @@
+"""Raw `tv_datafeed` row -> `Bar1m` or `Rejection`. Never raises on bad input."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Mapping
+from datetime import datetime
+
+from engine.model import Bar1m, Rejection
+
+_PRICE_FIELDS = ("o", "h", "l", "c")
+_ONE_MINUTE_TIMEFRAMES = frozenset({"1", "1.0", "1m"})
+_MS_THRESHOLD = 10_000_000_000  # epoch values above this are milliseconds
+
+
+def normalize_row(
+    row: Mapping[str, object],
+    symbols: Collection[str] = (),
+    tolerance_s: float = 50.0,
+) -> Bar1m | Rejection:
+    """Normalize one raw row (numbers may be strings). `symbols` empty = accept all."""
+    try:
+        return normalize_fields(
+            row.get("symbol"),
+            row.get("timeframe"),
+            row.get("ts"),
+            row.get("o"),
+            row.get("h"),
+            row.get("l"),
+            row.get("c"),
+            row.get("v"),
+            row.get("bar_time"),
+            symbols,
+            tolerance_s,
+        )
+    except Exception as exc:  # noqa: BLE001 -- bad input must never escape the engine
+        return Rejection("unparsable_row", f"{type(exc).__name__}")
+
+
+def normalize_fields(  # noqa: PLR0913 -- the row's columns, positional for the fast CSV path
+    symbol: object,
+    timeframe: object,
+    ts: object,
+    o: object,
+    h: object,
+    low: object,
+    c: object,
+    v: object,
+    bar_time: object,
+    symbols: Collection[str],
+    tolerance_s: float,
+) -> Bar1m | Rejection:
+    if not isinstance(symbol, str) or not symbol.strip():
+        return Rejection("missing_field", "symbol")
+    symbol = symbol.strip()
+    if symbols and symbol not in symbols:
+        return Rejection("other_symbol", symbol, ignored=True)
+    tf_reason = _check_timeframe(timeframe)
+    if tf_reason is not None:
+        return tf_reason
+    prices = []
+    for name, raw in zip(_PRICE_FIELDS, (o, h, low, c), strict=True):
+        value = _number(raw)
+        if value is None:
+            return Rejection("missing_field" if _empty(raw) else "unparsable_field", name)
+        if not math.isfinite(value):
+            return Rejection("non_finite_price", name)
+        if value <= 0.0:
+            return Rejection("non_positive_price", name)
+        prices.append(value)
+    po, ph, pl, pc = prices
+    if ph < po or ph < pc or ph < pl:
+        return Rejection("high_below_range", f"h={ph}")
+    if pl > po or pl > pc:
+        return Rejection("low_above_range", f"l={pl}")
+    volume = 0.0 if _empty(v) else _number(v)
+    if volume is None:
+        return Rejection("unparsable_field", "v")
+    if not math.isfinite(volume):
+        return Rejection("non_finite_volume", "v")
+    if volume < 0.0:
+        return Rejection("negative_volume", "v")
+    return _timed_bar(symbol, ts, bar_time, po, ph, pl, pc, volume, tolerance_s)
+
+
+def _timed_bar(  # noqa: PLR0913
+    symbol: str,
+    ts: object,
+    bar_time: object,
+    o: float,
+    h: float,
+    low: float,
+    c: float,
+    v: float,
+    tolerance_s: float,
+) -> Bar1m | Rejection:
+    if not _empty(bar_time):
+        open_time = _instant(bar_time)
+        if open_time is None:
+            return Rejection("unparsable_field", "bar_time")
+        if open_time % 60:
+            return Rejection("misaligned_bar_time", str(bar_time))
+        return Bar1m(symbol, int(open_time), o, h, low, c, v)
+    if _empty(ts):
+        return Rejection("missing_field", "ts")
+    receipt = _instant(ts)
+    if receipt is None:
+        return Rejection("unparsable_field", "ts")
+    open_time = int(receipt // 60) * 60 - 60
+    ambiguous = receipt - (open_time + 60) > tolerance_s
+    return Bar1m(symbol, open_time, o, h, low, c, v, ambiguous)
+
+
+def _check_timeframe(timeframe: object) -> Rejection | None:
+    if isinstance(timeframe, bool) or _empty(timeframe):
+        return Rejection("missing_field", "timeframe")
+    if isinstance(timeframe, int | float):
+        if timeframe == 1:
+            return None
+    elif isinstance(timeframe, str) and timeframe.strip() in _ONE_MINUTE_TIMEFRAMES:
+        return None
+    return Rejection("other_timeframe", str(timeframe)[:16], ignored=True)
+
+
+def _empty(raw: object) -> bool:
+    return raw is None or (isinstance(raw, str) and not raw.strip())
+
+
+def _number(raw: object) -> float | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, float):
+        return raw
+    if isinstance(raw, int | str):
+        try:
+            return float(raw)
+        except (ValueError, OverflowError):
+            return None
+    return None
+
+
+def _instant(raw: object) -> float | None:
+    """Epoch seconds from an aware datetime, an ISO 8601 string or epoch s/ms."""
+    if isinstance(raw, datetime):
+        return raw.timestamp() if raw.tzinfo is not None else None
+    number = _number(raw)
+    if number is not None:
+        if not math.isfinite(number):
+            return None
+        return number / 1000.0 if abs(number) >= _MS_THRESHOLD else number
+    if isinstance(raw, str):
+        try:
+            parsed = datetime.fromisoformat(raw.strip())
+        except ValueError:
+            return None
+        # A naive timestamp is ambiguous about its zone: refuse it rather than guess.
+        return parsed.timestamp() if parsed.tzinfo is not None else None
+    return None
