@@ -24,6 +24,7 @@ class Bar1m(NamedTuple):
     close: float
     volume: float
     ambiguous: bool = False  # bar time inferred from a receipt later than the tolerance
+    received: float | None = None  # receipt instant (row `ts`), epoch s, when the row had one
 
 
 class Rejection(NamedTuple):

@@ -1,0 +1,48 @@
+"""Signals-only execution and context: nothing is ever sent anywhere."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import structlog
+
+from adapters.files.timefmt import iso
+from engine.execution import PlaceEntry
+from engine.model import MarketState, PositionContext
+
+
+class DisabledExecutor:
+    """TRADING_ENABLED=false: logs the complete intent as `order_skipped`, sends nothing."""
+
+    def __init__(self, reason: str = "trading disabled") -> None:
+        self.reason = reason
+        self.skipped: list[PlaceEntry] = []
+        self._log = structlog.get_logger("execution")
+
+    async def submit(self, entry: PlaceEntry, state: MarketState) -> None:
+        self.skipped.append(entry)
+        if len(self.skipped) > 1000:  # bounded: keep only recent intents for inspection
+            del self.skipped[:500]
+        intent = asdict(entry) | {"side": entry.side_name, "side_code": entry.side}
+        intent["at"] = iso(entry.at)
+        self._log.info(
+            "order_skipped", reason=self.reason, message="trading disabled, order not sent",
+            order_type="market", **intent,
+        )  # fmt: skip
+
+
+class FlatBookContexts:
+    """Every account flat and allowed to trade: replay and signals-only context."""
+
+    async def context(self, account: str, symbol: str) -> PositionContext | None:
+        return PositionContext(account)
+
+
+class SignalsOnlyExecutor:
+    """Replay and BROKER=none: entries are counted, never sent and not logged one by one."""
+
+    def __init__(self) -> None:
+        self.entries = 0
+
+    async def submit(self, entry: PlaceEntry, state: MarketState) -> None:
+        self.entries += 1

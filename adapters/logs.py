@@ -1,0 +1,75 @@
+"""Structured logging: one JSON object per line on stdout, secrets masked everywhere."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterable, MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+_SECRET_KEYS = re.compile(r"(key|token|secret|password|authorization|apikey)", re.I)
+_SECRET_PATTERNS = (
+    re.compile(r"(access_token=)[^&\s\"']+", re.I),
+    re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.I),
+    re.compile(r"((?:api[_-]?key|token|secret|password)[\"']?\s*[:=]\s*[\"']?)[^\"'\s,&}]+", re.I),
+)
+MASK = "***"
+
+
+def mask_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """Mask known secret values and secret-looking patterns inside free text."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, MASK)
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + MASK, text)
+    return text
+
+
+class SecretMasker:
+    """structlog processor: masks secret-named fields and secret values in any field."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets = tuple(s for s in secrets if s)
+
+    def __call__(
+        self, _logger: object, _name: str, event: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        for key, value in list(event.items()):
+            if key != "event" and _SECRET_KEYS.search(key) and value not in (None, ""):
+                event[key] = MASK
+            elif isinstance(value, str):
+                event[key] = mask_text(value, self._secrets)
+        return event
+
+
+def configure_logging(
+    level: str = "INFO",
+    fmt: str = "auto",
+    secrets: Iterable[str] = (),
+    stream: TextIO | None = None,
+) -> None:
+    """Configure structlog once. `fmt`: json | console | auto (console on a terminal)."""
+    out = stream or sys.stdout
+    use_console = fmt == "console" or (fmt == "auto" and out.isatty())
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer() if use_console else structlog.processors.JSONRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            SecretMasker(secrets),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
+        logger_factory=structlog.PrintLoggerFactory(out),
+        cache_logger_on_first_use=False,
+    )

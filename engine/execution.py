@@ -1,0 +1,46 @@
+"""Commands the decision stage issues. Pure: building an intent does not send it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from engine.model import Action, ActionPlan, MarketState
+
+SIDE_BUY = 0  # ProjectX OrderSide: 0 = Bid
+SIDE_SELL = 1  # 1 = Ask
+ORDER_TYPE_MARKET = 2
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceEntry:
+    """A market entry for one account. No stop, target or bracket: the broker's Auto OCO."""
+
+    account: str
+    symbol: str
+    contract: str
+    side: int
+    size: int
+    tag: str
+    at: int  # decision instant, epoch seconds UTC
+
+    @property
+    def side_name(self) -> str:
+        return "buy" if self.side == SIDE_BUY else "sell"
+
+
+def entry_tag(account: str, symbol: str, at: int) -> str:
+    """Deterministic customTag: one per (account, symbol, decision instant)."""
+    stamp = datetime.fromtimestamp(at, UTC).strftime("%Y%m%dT%H%MZ")
+    return f"rt-{account}-{symbol}-{stamp}"
+
+
+def entry_for(
+    plan: ActionPlan, state: MarketState, account: str, contract: str, size: int
+) -> PlaceEntry | None:
+    """The entry a BUY/SELL plan asks for; None for HOLD."""
+    if plan.action is Action.HOLD:
+        return None
+    side = SIDE_BUY if plan.action is Action.BUY else SIDE_SELL
+    tag = entry_tag(account, state.symbol, state.at)
+    return PlaceEntry(account, state.symbol, contract, side, size, tag, state.at)

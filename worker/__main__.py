@@ -1,0 +1,87 @@
+"""`python -m worker run | replay | check-config`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from adapters.files.csvfeed import CsvFormatError
+from adapters.logs import configure_logging
+from worker.settings import ConfigError, load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "check-config":
+            print(json.dumps(load_settings().masked(), indent=2, default=str))
+            return 0
+        if args.command == "replay":
+            return _replay(args)
+        return _run()
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run() -> int:
+    from worker.app import build
+    from worker.run import run
+
+    settings = load_settings()
+    return asyncio.run(run(build(settings)))
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from worker.replay import replay_csv
+
+    overrides = {
+        key: value
+        for key, value in {
+            "warmup_bars": args.warmup_bars,
+            "ema_period": args.ema_period,
+            "slope_window": args.slope_window,
+            "slope_threshold": args.slope_threshold,
+        }.items()
+        if value is not None
+    }
+    settings = load_settings(**overrides)
+    configure_logging(args.log_level or settings.log_level, settings.log_format, settings.secrets())
+    if not args.input.is_file():
+        raise ConfigError(f"config error: --input: no such file {str(args.input)!r}")
+    try:
+        summary = replay_csv(
+            args.input, args.symbol, args.out, settings.engine_config(),
+            settings.decision_config(), progress=not args.no_progress,
+        )  # fmt: skip
+    except CsvFormatError as exc:
+        raise ConfigError(f"config error: --input: {exc}") from None
+    print(json.dumps(summary, sort_keys=True), file=sys.stderr)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m worker")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="the always-on worker (sample feed when no SUPABASE_URL)")
+    sub.add_parser("check-config", help="print the effective settings, secrets masked")
+    replay = sub.add_parser("replay", help="run the engine over a tv_datafeed CSV export")
+    replay.add_argument("--input", type=Path, required=True, help="CSV export of tv_datafeed")
+    replay.add_argument("--symbol", required=True, help="TradingView root, e.g. MES")
+    replay.add_argument("--out", type=Path, required=True, help="output directory")
+    replay.add_argument("--warmup-bars", type=int)
+    replay.add_argument("--ema-period", type=int)
+    replay.add_argument("--slope-window", type=int)
+    replay.add_argument("--slope-threshold", type=float)
+    replay.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    replay.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

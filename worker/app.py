@@ -1,0 +1,78 @@
+"""Composition root: the one place that builds adapters from settings and wires them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from adapters.dryrun import DisabledExecutor, FlatBookContexts
+from adapters.files.csvfeed import SampleFeed
+from adapters.files.records import JsonlRecorder, NullRecorder
+from adapters.logs import configure_logging
+from engine.decide import HoldFirstDecider
+from engine.ports import ContextProvider
+from worker.pipeline import Pipeline, Recorder
+from worker.settings import SAMPLE_FEED, ConfigError, Settings
+from worker.trader import Executor, Trader
+
+SAMPLE_ACCOUNT = "sample"
+
+
+@dataclass
+class App:
+    settings: Settings
+    source: SampleFeed
+    pipeline: Pipeline
+    trader: Trader
+    recorder: Recorder
+    on_sample_feed: bool
+
+
+def build(
+    settings: Settings,
+    *,
+    source: SampleFeed | None = None,
+    contexts: ContextProvider | None = None,
+    executor: Executor | None = None,
+    recorder: Recorder | None = None,
+    configure_logs: bool = True,
+) -> App:
+    """Wire the live worker. Tests pass fakes for any of the keyword dependencies."""
+    if configure_logs:
+        configure_logging(settings.log_level, settings.log_format, settings.secrets())
+    if settings.supabase_url and source is None:
+        raise ConfigError(
+            "config error: SUPABASE_URL: the live Supabase source is not available in this "
+            "build yet (PLANS.md, issue 3); unset SUPABASE_URL/SUPABASE_KEY to run the sample feed"
+        )
+    on_sample = source is None
+    if source is None:
+        source = SampleFeed(SAMPLE_FEED, settings.sample_speed, settings.sample_live_rows)
+    if recorder is None:
+        recorder = JsonlRecorder(settings.out_dir) if settings.out_dir else NullRecorder()
+    accounts = settings.accounts or (SAMPLE_ACCOUNT,)
+    contracts = {s: settings.override_contract_id or s for s in settings.symbol_list}
+    pipeline = Pipeline(settings.symbol_list, settings.engine_config(), recorder)
+    # Dry run is an adapter, not a branch: with TRADING_ENABLED=false the only executor
+    # that exists is the one that cannot send. No live broker exists in this build yet.
+    if executor is None:
+        if settings.trading_enabled:
+            raise ConfigError(
+                "config error: TRADING_ENABLED: no broker adapter in this build yet "
+                "(PLANS.md, issue 4); example: TRADING_ENABLED=false"
+            )
+        executor = DisabledExecutor()
+    trader = Trader(
+        HoldFirstDecider(settings.decision_config()),
+        accounts,
+        contexts or FlatBookContexts(),
+        executor,
+        recorder,
+        contracts,
+        settings.default_trade_size,
+    )
+    return App(settings, source, pipeline, trader, recorder, on_sample)
+
+
+def sample_feed_path() -> Path:
+    return SAMPLE_FEED

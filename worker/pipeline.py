@@ -1,0 +1,135 @@
+"""The one path every row takes, live and in replay: normalize -> engine -> states.
+
+`Pipeline.ingest` is synchronous and cheap; what it returns (closed instants as
+`MarketState`s) goes to `Trader.on_state`, which is async because live contexts and
+orders cross the network.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import structlog
+
+from adapters.files.records import tf_label
+from adapters.files.timefmt import iso
+from engine.aggregator import SymbolEngine
+from engine.config import EngineConfig
+from engine.model import ActionPlan, Bar1m, ClosedBar, MarketState, Outcome, Rejection
+from engine.normalize import normalize_row
+
+_NONE: tuple[MarketState, ...] = ()
+
+
+class Recorder(Protocol):
+    def bar(self, bar: ClosedBar) -> None: ...
+    def decision(self, state: MarketState, plan: ActionPlan) -> None: ...
+    def close(self) -> None: ...
+
+
+class Pipeline:
+    """Rows in, closed instants out; counts and logs every row that is not plainly fine."""
+
+    def __init__(self, symbols: tuple[str, ...], config: EngineConfig, recorder: Recorder) -> None:
+        self.symbols = frozenset(symbols)
+        self.config = config
+        self.engines = {symbol: SymbolEngine(symbol, config) for symbol in symbols}
+        self.recorder = recorder
+        self.counts: Counter[str] = Counter()
+        self.last_row_arrival: float | None = None
+        self._log = structlog.get_logger("pipeline")
+        # Per-bar debug lines cost more than the engine itself: build them only when asked.
+        self._debug = self._log.is_enabled_for(logging.DEBUG)
+
+    def ingest(self, row: Mapping[str, Any], arrival: float | None) -> tuple[MarketState, ...]:
+        """One raw `tv_datafeed` row received at `arrival` (epoch s; None = its own ts)."""
+        return self.ingest_normalized(
+            normalize_row(row, self.symbols, self.config.ambiguity_tolerance_s), arrival, row
+        )
+
+    def ingest_normalized(
+        self,
+        result: Bar1m | Rejection,
+        arrival: float | None,
+        row: Mapping[str, Any] | None = None,
+    ) -> tuple[MarketState, ...]:
+        counts = self.counts
+        counts["rows"] += 1
+        if type(result) is Rejection:
+            self._rejected(result, row)
+            return _NONE
+        bar: Bar1m = result  # type: ignore[assignment]
+        if arrival is None:
+            arrival = bar.received if bar.received is not None else bar.open_time + 60.0
+        self.last_row_arrival = arrival
+        if bar.ambiguous:
+            counts["ambiguous"] += 1
+            self._log.warning(
+                "row_ambiguous", symbol=bar.symbol, bar_open=iso(bar.open_time),
+                received=iso(bar.received or 0.0), reason="receipt_after_tolerance",
+            )  # fmt: skip
+        outcome, states = self.engines[bar.symbol].add(bar, arrival)
+        if outcome is not Outcome.ACCEPTED:
+            self._not_applied(outcome, bar)
+        else:
+            counts["accepted"] += 1
+        if states:
+            for state in states:
+                self._closed(state)
+        return states
+
+    def tick(self, now: float) -> tuple[MarketState, ...]:
+        """Advance every engine's watermark clock to `now` (epoch s)."""
+        out: list[MarketState] = []
+        for engine in self.engines.values():
+            for state in engine.tick(now):
+                self._closed(state)
+                out.append(state)
+        return tuple(out)
+
+    def flush(self) -> tuple[MarketState, ...]:
+        """End of a finite input: close what the watermark would eventually close."""
+        out: list[MarketState] = []
+        for engine in self.engines.values():
+            for state in engine.flush():
+                self._closed(state)
+                out.append(state)
+        return tuple(out)
+
+    def _rejected(self, rejection: Rejection, row: Mapping[str, Any] | None) -> None:
+        if rejection.ignored:
+            self.counts[f"ignored.{rejection.reason}"] += 1
+            self._log.debug("row_ignored", reason=rejection.reason, detail=rejection.detail)
+            return
+        self.counts[f"rejected.{rejection.reason}"] += 1
+        self._log.warning(
+            "row_rejected", reason=rejection.reason, detail=rejection.detail, row=_brief(row)
+        )
+
+    def _not_applied(self, outcome: str, bar: Bar1m) -> None:
+        self.counts[outcome] += 1
+        event = "row_duplicate" if outcome == Outcome.DUPLICATE else f"row_{outcome}"
+        log = self._log.debug if outcome == Outcome.DUPLICATE else self._log.warning
+        log(event, symbol=bar.symbol, bar_open=iso(bar.open_time), reason=outcome)
+
+    def _closed(self, state: MarketState) -> None:
+        for bar in state.closed:
+            self.counts[f"bars.{tf_label(bar.timeframe)}"] += 1
+            self.recorder.bar(bar)
+            if self._debug:
+                self._log.debug(
+                    "bar_closed", symbol=bar.symbol, timeframe=tf_label(bar.timeframe),
+                    open_time=iso(bar.open_time), close=bar.close, minutes=bar.minutes,
+                    ema=bar.ema, slope=bar.slope, regime=bar.regime,
+                )  # fmt: skip
+
+
+def _brief(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The columns of a bad row worth logging (never indicator noise)."""
+    if row is None:
+        return None
+    keys = ("id", "ts", "symbol", "timeframe", "o", "h", "l", "c", "v", "bar_time")
+    return {k: (str(row[k])[:40] if row[k] is not None else None) for k in keys if k in row}

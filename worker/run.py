@@ -1,0 +1,75 @@
+"""The live loop: warm up from history, then stream rows, decide on every close."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+
+import structlog
+
+from adapters.files.timefmt import iso
+from worker.app import App
+
+
+async def run(app: App) -> int:
+    log = structlog.get_logger("worker")
+    settings = app.settings
+    log.info(
+        "worker_started", source=app.source.name, sample_feed=app.on_sample_feed,
+        symbols=list(settings.symbol_list), accounts=list(app.trader.accounts),
+        trading_enabled=settings.trading_enabled, dry_run=not settings.trading_enabled,
+        message=(
+            "running on the bundled SAMPLE FEED (no SUPABASE_URL set); dry run, no orders"
+            if app.on_sample_feed else "running on live data"
+        ),
+    )  # fmt: skip
+    stop = asyncio.Event()
+    _install_signal_handlers(stop)
+    await _warm_up(app, log)
+    streaming = asyncio.create_task(_stream(app))
+    stopping = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({streaming, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if stopping in done:
+        streaming.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await streaming
+        log.info("worker_stopping", reason="signal")
+    else:
+        stopping.cancel()
+        streaming.result()  # a crash in the stream surfaces here
+        for state in app.pipeline.flush():
+            await app.trader.on_state(state)
+        log.info("source_state", source=app.source.name, state="ended")
+    app.recorder.close()
+    log.info("worker_stopped", counts=dict(app.pipeline.counts), decisions=dict(app.trader.counts))
+    return 0
+
+
+async def _warm_up(app: App, log: structlog.typing.FilteringBoundLogger) -> None:
+    """History goes through the engine so state equals a worker that never stopped;
+    its decisions are not acted on (they are in the past)."""
+    history = app.source.history()
+    for row in history:
+        app.pipeline.ingest(row, None)
+    frames = {
+        symbol: {f"{b.timeframe}m": b.regime for b in engine.frames if b is not None}
+        for symbol, engine in app.pipeline.engines.items()
+    }
+    log.info(
+        "warmup_done", rows=len(history), regimes=frames,
+        last_row=iso(app.pipeline.last_row_arrival) if app.pipeline.last_row_arrival else None,
+    )  # fmt: skip
+
+
+async def _stream(app: App) -> None:
+    async for row, arrival in app.source.rows():
+        for state in app.pipeline.ingest(row, arrival):
+            await app.trader.on_state(state)
+
+
+def _install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)

@@ -1,0 +1,83 @@
+"""Decision stage: per closed instant, per account: context -> decide -> log -> execute."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Sequence
+from typing import Protocol
+
+import structlog
+
+from adapters.files.records import decision_record, frames_record
+from adapters.files.timefmt import iso
+from engine.execution import PlaceEntry, entry_for
+from engine.model import ActionPlan, MarketState, PositionContext
+from engine.ports import ContextProvider, Decider
+from worker.pipeline import Recorder
+
+
+class Executor(Protocol):
+    """Carries out an entry (or logs why not). Never raises for an order outcome."""
+
+    async def submit(self, entry: PlaceEntry, state: MarketState) -> None: ...
+
+
+class Trader:
+    def __init__(  # noqa: PLR0913 -- explicit constructor injection, see STYLE.md 10
+        self,
+        decider: Decider,
+        accounts: Sequence[str],
+        contexts: ContextProvider,
+        executor: Executor,
+        recorder: Recorder,
+        contracts: dict[str, str],
+        trade_size: int = 1,
+        context_timeout_s: float = 10.0,
+        log_states: bool = True,
+    ) -> None:
+        self.decider = decider
+        self.accounts = tuple(accounts)
+        self.contexts = contexts
+        self.executor = executor
+        self.recorder = recorder
+        self.contracts = contracts
+        self.trade_size = trade_size
+        self.context_timeout_s = context_timeout_s
+        self.counts: Counter[str] = Counter()
+        self._log = structlog.get_logger("trader")
+        # Replays of millions of rows write decisions to files; per-close log lines are opt-in.
+        self._quiet = not log_states
+
+    async def on_state(self, state: MarketState) -> list[ActionPlan]:
+        if not self._quiet:
+            self._log.info(
+                "market_state", symbol=state.symbol, at=iso(state.at),
+                closed=[f"{b.timeframe}m" for b in state.closed], frames=frames_record(state),
+            )  # fmt: skip
+        plans = []
+        for index, account in enumerate(self.accounts):
+            context = await self._context(account, state)
+            plan = self.decider.decide(state, context)
+            plans.append(plan)
+            self.counts[f"{plan.action.value}.{plan.reason_code}"] += 1
+            if index == 0:
+                self.recorder.decision(state, plan)
+            if not self._quiet:
+                self._log.info("action_plan", account=account, **decision_record(state, plan))
+            contract = self.contracts.get(state.symbol, state.symbol)
+            entry = entry_for(plan, state, account, contract, self.trade_size)
+            if entry is not None:
+                await self.executor.submit(entry, state)
+        return plans
+
+    async def _context(self, account: str, state: MarketState) -> PositionContext | None:
+        try:
+            async with asyncio.timeout(self.context_timeout_s):
+                return await self.contexts.context(account, state.symbol)
+        except Exception as exc:  # noqa: BLE001 -- fail safe: no context means HOLD
+            self._log.warning(
+                "context_failed", account=account, symbol=state.symbol, at=iso(state.at),
+                error=f"{type(exc).__name__}: {exc}",
+            )  # fmt: skip
+            return None
