@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-
 from adapters.dryrun import DisabledExecutor, FlatBookContexts
 from adapters.files.csvfeed import SampleFeed
 from adapters.files.records import JsonlRecorder, NullRecorder
@@ -12,7 +10,7 @@ from adapters.logs import configure_logging
 from engine.decide import HoldFirstDecider
 from engine.ports import ContextProvider
 from worker.pipeline import Pipeline, Recorder
-from worker.settings import SAMPLE_FEED, ConfigError, Settings
+from worker.settings import ConfigError, Settings
 from worker.trader import Executor, Trader
 
 SAMPLE_ACCOUNT = "sample"
@@ -47,7 +45,7 @@ def build(
         )
     on_sample = source is None
     if source is None:
-        source = SampleFeed(SAMPLE_FEED, settings.sample_speed, settings.sample_live_rows)
+        source = SampleFeed(settings.sample_feed, settings.sample_speed, settings.sample_live_rows)
     if recorder is None:
         recorder = JsonlRecorder(settings.out_dir) if settings.out_dir else NullRecorder()
     accounts = settings.accounts or (SAMPLE_ACCOUNT,)
@@ -72,7 +70,3 @@ def build(
         settings.default_trade_size,
     )
     return App(settings, source, pipeline, trader, recorder, on_sample)
-
-
-def sample_feed_path() -> Path:
-    return SAMPLE_FEED

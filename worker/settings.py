@@ -20,7 +20,8 @@ class Settings(BaseSettings):
     """Every field: env var of the same name (upper case). Units in the descriptions."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True,
+        env_ignore_empty=True,
     )
 
     # Data source
@@ -28,6 +29,7 @@ class Settings(BaseSettings):
     supabase_key: SecretStr | None = Field(None, description="service or anon key")
     supabase_table: str = Field("tv_datafeed", description="table the alerts insert into")
     symbols: str = Field("MES", description="comma-separated TradingView roots to serve")
+    sample_feed: Path = Field(SAMPLE_FEED, description="CSV export streamed when no SUPABASE_URL")
     sample_speed: float = Field(600.0, gt=0, description="sample feed pace, x real time")
     sample_live_rows: int = Field(1380, ge=0, description="sample rows streamed live (rest: warm-up)")
     out_dir: Path | None = Field(None, description="also write bars/decisions JSONL here")
@@ -89,6 +91,13 @@ class Settings(BaseSettings):
             raise ValueError("unknown time zone; example: America/Chicago") from None
         return value
 
+    @field_validator("sample_feed")
+    @classmethod
+    def _feed_exists(cls, value: Path) -> Path:
+        if not value.is_file():
+            raise ValueError(f"no such file {str(value)!r}; example: SAMPLE_FEED=export.csv")
+        return value
+
     @field_validator("supabase_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
@@ -98,7 +107,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _pairs(self) -> Settings:
-        if bool(self.supabase_url) != bool(self.supabase_key):
+        has_key = self.supabase_key is not None and bool(self.supabase_key.get_secret_value())
+        if bool(self.supabase_url) != has_key:
             raise ValueError("SUPABASE_URL and SUPABASE_KEY go together; set both or neither")
         return self
 
@@ -158,6 +168,9 @@ def load_settings(**overrides: object) -> Settings:
         message = first["msg"].removeprefix("Value error, ")
         given = first.get("input")
         shown = "" if where.endswith("KEY") or isinstance(given, dict) else f" (got {given!r})"
+        field = Settings.model_fields.get(where.lower())
+        if "example" not in message and field is not None and field.default is not None:
+            message += f"; example: {where}={field.default}"
         raise ConfigError(f"config error: {where}: {message}{shown}") from None
 
 
