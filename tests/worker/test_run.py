@@ -99,3 +99,14 @@ def test_check_config_masks_secrets() -> None:
     shown = json.loads(done.stdout)
     assert shown["SUPABASE_KEY"] == "***" and shown["SUPABASE_URL"] == "https://abcd.supabase.co"
     assert "sb-very-secret-key" not in done.stdout + done.stderr
+
+
+def test_make_run_default_streams_the_bundled_sample_feed() -> None:
+    done = _run({})
+    assert done.returncode == 0, done.stderr
+    events = _events(done.stdout)
+    assert events[0]["event"] == "worker_started" and events[0]["sample_feed"] is True
+    names = [e["event"] for e in events]
+    assert {"warmup_done", "market_state", "action_plan", "order_skipped"} <= set(names)
+    assert names.count("row_rejected") >= 2 and "row_conflict" in names  # its quirks show
+    assert names[-1] == "worker_stopped"
