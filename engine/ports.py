@@ -24,14 +24,19 @@ class Clock(Protocol):
         ...
 
 
-class RawRow(Protocol):
-    def get(self, key: str, default: object = None, /) -> object: ...
-
-
 class BarSource(Protocol):
-    """Yields raw `tv_datafeed` rows with their arrival instant (epoch seconds UTC)."""
+    """Raw `tv_datafeed` rows: warm-up history first, then live events in order.
 
-    def rows(self) -> AsyncIterator[tuple[dict[str, object], float]]: ...
+    `events()` yields ("row", row, arrival) and ("tick", None, now); arrival is epoch
+    seconds UTC, None for "the row's own receipt ts", or -inf for a backfilled row that
+    must not advance the clock.
+    """
+
+    name: str
+
+    def warm_up_rows(self) -> AsyncIterator[dict[str, object]]: ...
+
+    def events(self) -> AsyncIterator[tuple[str, object, float | None]]: ...
 
 
 class ContextProvider(Protocol):

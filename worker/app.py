@@ -7,8 +7,11 @@ from adapters.dryrun import DisabledExecutor, FlatBookContexts
 from adapters.files.csvfeed import SampleFeed
 from adapters.files.records import JsonlRecorder, NullRecorder
 from adapters.logs import configure_logging
+from adapters.supabase.realtime import RealtimeConfig, RealtimeFeed
+from adapters.supabase.rest import HistoryClient, RestConfig
+from adapters.supabase.source import SourceConfig, SupabaseSource
 from engine.decide import HoldFirstDecider
-from engine.ports import ContextProvider
+from engine.ports import BarSource, ContextProvider
 from worker.pipeline import Pipeline, Recorder
 from worker.settings import ConfigError, Settings
 from worker.trader import Executor, Trader
@@ -19,7 +22,7 @@ SAMPLE_ACCOUNT = "sample"
 @dataclass
 class App:
     settings: Settings
-    source: SampleFeed
+    source: BarSource
     pipeline: Pipeline
     trader: Trader
     recorder: Recorder
@@ -29,7 +32,7 @@ class App:
 def build(
     settings: Settings,
     *,
-    source: SampleFeed | None = None,
+    source: BarSource | None = None,
     contexts: ContextProvider | None = None,
     executor: Executor | None = None,
     recorder: Recorder | None = None,
@@ -38,14 +41,13 @@ def build(
     """Wire the live worker. Tests pass fakes for any of the keyword dependencies."""
     if configure_logs:
         configure_logging(settings.log_level, settings.log_format, settings.secrets())
-    if settings.supabase_url and source is None:
-        raise ConfigError(
-            "config error: SUPABASE_URL: the live Supabase source is not available in this "
-            "build yet (PLANS.md, issue 3); unset SUPABASE_URL/SUPABASE_KEY to run the sample feed"
-        )
-    on_sample = source is None
+    on_sample = source is None and not settings.supabase_url
     if source is None:
-        source = SampleFeed(settings.sample_feed, settings.sample_speed, settings.sample_live_rows)
+        source = (
+            supabase_source(settings)
+            if settings.supabase_url
+            else SampleFeed(settings.sample_feed, settings.sample_speed, settings.sample_live_rows)
+        )
     if recorder is None:
         recorder = JsonlRecorder(settings.out_dir) if settings.out_dir else NullRecorder()
     accounts = settings.accounts or (SAMPLE_ACCOUNT,)
@@ -70,3 +72,26 @@ def build(
         settings.default_trade_size,
     )
     return App(settings, source, pipeline, trader, recorder, on_sample)
+
+
+def supabase_source(settings: Settings) -> SupabaseSource:
+    """The live source: REST history + Realtime INSERTs on the configured table."""
+    assert settings.supabase_url and settings.supabase_key  # validated together in Settings
+    url, key = settings.supabase_url, settings.supabase_key.get_secret_value()
+    symbols = settings.symbol_list
+    history = HistoryClient(
+        RestConfig(
+            url, key, settings.supabase_table, settings.supabase_schema,
+            page_size=settings.history_page_size,
+        )
+    )  # fmt: skip
+    realtime = RealtimeConfig(url, key, settings.supabase_table, settings.supabase_schema, symbols)
+    config = SourceConfig(
+        symbols,
+        warmup_s=settings.warmup_days * 86_400,
+        overlap_s=settings.backfill_overlap_seconds,
+        grace_s=settings.grace_seconds,
+        stale_after_s=settings.stale_after_seconds,
+        resubscribe_timeout_s=settings.resubscribe_timeout_seconds,
+    )
+    return SupabaseSource(config, history, lambda queue: RealtimeFeed(realtime, queue))

@@ -22,6 +22,7 @@ from engine.model import ActionPlan, Bar1m, ClosedBar, MarketState, Outcome, Rej
 from engine.normalize import normalize_row
 
 _NONE: tuple[MarketState, ...] = ()
+_INF = float("inf")
 
 
 class Recorder(Protocol):
@@ -64,7 +65,8 @@ class Pipeline:
         bar: Bar1m = result  # type: ignore[assignment]
         if arrival is None:
             arrival = bar.received if bar.received is not None else bar.open_time + 60.0
-        self.last_row_arrival = arrival
+        if arrival > -_INF:
+            self.last_row_arrival = arrival
         if bar.ambiguous:
             counts["ambiguous"] += 1
             self._log.warning(

@@ -49,23 +49,24 @@ async def run(app: App) -> int:
 async def _warm_up(app: App, log: structlog.typing.FilteringBoundLogger) -> None:
     """History goes through the engine so state equals a worker that never stopped;
     its decisions are not acted on (they are in the past)."""
-    history = app.source.history()
-    for row in history:
+    rows = 0
+    async for row in app.source.warm_up_rows():
         app.pipeline.ingest(row, None)
+        rows += 1
     frames = {
         symbol: {f"{b.timeframe}m": b.regime for b in engine.frames if b is not None}
         for symbol, engine in app.pipeline.engines.items()
     }
-    log.info(
-        "warmup_done", rows=len(history), regimes=frames,
-        last_row=iso(app.pipeline.last_row_arrival) if app.pipeline.last_row_arrival else None,
-    )  # fmt: skip
+    last = app.pipeline.last_row_arrival
+    log.info("warmup_done", rows=rows, regimes=frames, last_row=iso(last) if last else None)
 
 
 async def _stream(app: App) -> None:
-    async for row, arrival in app.source.rows():
-        for state in app.pipeline.ingest(row, arrival):
-            await app.trader.on_state(state)
+    pipeline, on_state = app.pipeline, app.trader.on_state
+    async for kind, payload, arrival in app.source.events():
+        states = pipeline.ingest(payload, arrival) if kind == "row" else pipeline.tick(arrival)
+        for state in states:
+            await on_state(state)
 
 
 def _install_signal_handlers(stop: asyncio.Event) -> None:

@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     supabase_url: str | None = Field(None, description="https://<project>.supabase.co")
     supabase_key: SecretStr | None = Field(None, description="service or anon key")
     supabase_table: str = Field("tv_datafeed", description="table the alerts insert into")
+    supabase_schema: str = Field("public", description="schema of the table")
+    warmup_days: float = Field(5.0, gt=0, le=60, description="history replayed at start, days")
+    backfill_overlap_seconds: float = Field(120.0, ge=0, le=3600, description="re-read, s")
+    stale_after_seconds: float = Field(180.0, gt=0, le=3600, description="in-session silence, s")
+    resubscribe_timeout_seconds: float = Field(30.0, gt=0, le=600, description="s")
+    history_page_size: int = Field(1000, ge=10, le=10_000, description="rows per REST page")
     symbols: str = Field("MES", description="comma-separated TradingView roots to serve")
     sample_feed: Path = Field(SAMPLE_FEED, description="CSV export streamed when no SUPABASE_URL")
     sample_speed: float = Field(600.0, gt=0, description="sample feed pace, x real time")
@@ -57,6 +63,13 @@ class Settings(BaseSettings):
     # Observability
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
+
+    @field_validator("supabase_table", "supabase_schema")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", value):
+            raise ValueError("expected a SQL identifier; example: tv_datafeed")
+        return value
 
     @field_validator("symbols", "trade_accounts")
     @classmethod

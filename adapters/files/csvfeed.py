@@ -60,10 +60,12 @@ class SampleFeed:
         self._history, self._live = rows[:cut], rows[cut:]
         self._speed = speed
 
-    def history(self) -> list[dict[str, Any]]:
-        return self._history
+    async def warm_up_rows(self) -> AsyncIterator[dict[str, Any]]:
+        for row in self._history:
+            yield row
 
-    async def rows(self) -> AsyncIterator[tuple[dict[str, Any], float | None]]:
+    async def events(self) -> AsyncIterator[tuple[str, dict[str, Any], float | None]]:
+        """("row", row, None): arrival None = the row's own receipt time (simulated)."""
         previous: float | None = None
         for row in self._live:
             received = _receipt(row)
@@ -72,7 +74,7 @@ class SampleFeed:
             elif previous is not None:
                 await asyncio.sleep(0)
             previous = received if received is not None else previous
-            yield row, None  # arrival None: the simulated clock is the row's receipt time
+            yield "row", row, None
 
 
 def _receipt(row: dict[str, Any]) -> float | None:

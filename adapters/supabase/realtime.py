@@ -1,0 +1,104 @@
+"""One realtime-py client and channel: INSERTs on the table -> an asyncio queue.
+
+realtime-py traps (supabase-realtime.md): an exception in a callback kills its listen
+task silently, `async def` callbacks are never awaited, and after 5 failed reconnects
+it gives up without telling anyone. So callbacks are plain functions that only
+`put_nowait` onto a queue, and the owner (`SupabaseSource`) watches `dead()` and
+rebuilds the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from realtime import AsyncRealtimeClient, RealtimeSubscribeStates
+
+ROW, STATE, BAD = "row", "state", "bad"
+
+
+@dataclass(frozen=True, slots=True)
+class RealtimeConfig:
+    url: str  # https://<project>.supabase.co
+    key: str
+    table: str = "tv_datafeed"
+    schema: str = "public"
+    symbols: tuple[str, ...] = ()  # server-side filter; empty = every row
+    join_timeout_s: float = 10.0
+
+
+def symbol_filter(symbols: tuple[str, ...]) -> str | None:
+    if not symbols:
+        return None
+    if len(symbols) == 1:
+        return f"symbol=eq.{symbols[0]}"
+    return f"symbol=in.({','.join(symbols)})"
+
+
+class RealtimeFeed:
+    """Events on `queue`: (ROW, payload, arrival epoch s) and (STATE, name, error)."""
+
+    def __init__(self, config: RealtimeConfig, queue: asyncio.Queue[tuple[str, Any, Any]]):
+        self.config = config
+        self.queue = queue
+        self.state = "new"
+        self._client: AsyncRealtimeClient | None = None
+
+    async def open(self) -> None:
+        config = self.config
+        client = AsyncRealtimeClient(
+            f"{config.url.rstrip('/')}/realtime/v1", config.key, auto_reconnect=True,
+            max_retries=5, initial_backoff=1.0, timeout=int(config.join_timeout_s),
+        )  # fmt: skip
+        self._client = client
+        channel = client.channel(f"{config.table}-inserts")
+        channel.on_postgres_changes(
+            "INSERT", self._on_change, table=config.table, schema=config.schema,
+            filter=symbol_filter(config.symbols),
+        )  # fmt: skip
+        await asyncio.wait_for(channel.subscribe(self._on_state), config.join_timeout_s + 5)
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                await asyncio.wait_for(client.close(), 5)
+            except Exception as exc:  # noqa: BLE001 -- closing a broken client may fail
+                structlog.get_logger("realtime").debug("close_failed", error=repr(exc))
+
+    def dead(self) -> bool:
+        """The client gave up (its reconnects ran out) or the server closed the channel."""
+        client = self._client
+        return client is None or self.state == "CLOSED" or (
+            not client.is_connected and self.state in ("CHANNEL_ERROR", "TIMED_OUT")
+        )
+
+    def _on_change(self, payload: Any) -> None:
+        try:
+            self.queue.put_nowait((ROW, payload, time.time()))
+        except Exception:  # noqa: BLE001 -- never raise into realtime-py's listen task
+            structlog.get_logger("realtime").exception("enqueue_failed")
+
+    def _on_state(self, state: RealtimeSubscribeStates, error: Exception | None) -> None:
+        self.state = state.value
+        self.queue.put_nowait((STATE, state.value, repr(error) if error else None))
+
+
+class BadFrameCounter(logging.Handler):
+    """realtime-py logs frames it cannot parse and drops them; count and re-log them."""
+
+    def __init__(self, queue: asyncio.Queue[tuple[str, Any, Any]]) -> None:
+        super().__init__(level=logging.ERROR)
+        self.queue = queue
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("Unrecognized message format"):
+            try:
+                self.queue.put_nowait((BAD, "unrecognized_frame", message[:200]))
+            except Exception:  # noqa: BLE001,S110 -- a log handler must never raise
+                pass

@@ -1,0 +1,119 @@
+"""PostgREST history reads of `tv_datafeed` (plain httpx, keyset paging on ts, id).
+
+Plain `httpx` rather than the `postgrest` client: we need exactly one read route with
+explicit timeouts, our own retry policy and keyset paging; `postgrest` would add a
+dependency tree for a query builder we would use one way (see PLANS.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import structlog
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from adapters.files.timefmt import iso
+
+COLUMNS = "id,ts,symbol,timeframe,o,h,l,c,v"
+
+
+class HistoryError(RuntimeError):
+    """PostgREST answered with an error (its `code`/`message`), or never answered."""
+
+
+@dataclass(frozen=True, slots=True)
+class RestConfig:
+    url: str  # https://<project>.supabase.co
+    key: str
+    table: str = "tv_datafeed"
+    schema: str = "public"
+    page_size: int = 1000  # Supabase caps responses at 1000 rows, silently
+    timeout_s: float = 10.0
+    attempts: int = 5
+    bar_time_column: bool = False  # select `bar_time` too (deployments that add it)
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code in (408, 429) or exc.response.status_code >= 500
+    return isinstance(exc, httpx.TransportError)
+
+
+class HistoryClient:
+    """Reads rows ordered by (ts, id) for a symbol and time range. Reads only."""
+
+    def __init__(self, config: RestConfig, transport: httpx.AsyncBaseTransport | None = None):
+        self.config = config
+        headers = {"apikey": config.key, "Authorization": f"Bearer {config.key}"}
+        if config.schema != "public":
+            headers["Accept-Profile"] = config.schema
+        self._http = httpx.AsyncClient(
+            base_url=f"{config.url.rstrip('/')}/rest/v1",
+            headers=headers,
+            timeout=config.timeout_s,
+            transport=transport,
+        )
+        self._log = structlog.get_logger("history")
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def rows(
+        self, symbol: str, since: float, until: float | None = None
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Pages of rows with since <= ts (< until), in (ts, id) order, each row once."""
+        cursor_ts, seen_at_cursor = iso(since), set[Any]()
+        while True:
+            page = await self._page(symbol, cursor_ts, until)
+            fresh = [row for row in page if row.get("id") not in seen_at_cursor]
+            if fresh:
+                yield fresh
+            if len(page) < self.config.page_size:
+                return
+            last_ts = page[-1].get("ts")
+            if not isinstance(last_ts, str):
+                raise HistoryError("history page without a text ts column")
+            if last_ts == cursor_ts and not fresh:
+                raise HistoryError(f"more than {self.config.page_size} rows share ts {last_ts}")
+            if last_ts != cursor_ts:
+                seen_at_cursor = set()
+            cursor_ts = last_ts
+            seen_at_cursor |= {row.get("id") for row in page if row.get("ts") == last_ts}
+
+    async def _page(self, symbol: str, since_ts: str, until: float | None) -> list[Any]:
+        select = COLUMNS + (",bar_time" if self.config.bar_time_column else "")
+        params: list[tuple[str, str]] = [
+            ("select", select),
+            ("symbol", f"eq.{symbol}"),
+            ("timeframe", "eq.1"),
+            ("ts", f"gte.{since_ts}"),
+            ("order", "ts.asc,id.asc"),
+            ("limit", str(self.config.page_size)),
+        ]
+        if until is not None:
+            params.append(("ts", f"lt.{iso(until)}"))
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception(_retryable),
+            stop=stop_after_attempt(self.config.attempts),
+            wait=wait_exponential_jitter(initial=0.5, max=10),
+            reraise=True,
+        ):
+            with attempt:
+                response = await self._http.get(f"/{self.config.table}", params=params)
+                if response.status_code >= 400:
+                    self._log.warning(
+                        "history_error", status=response.status_code, body=response.text[:200]
+                    )
+                    response.raise_for_status()
+                body = response.json()
+        if not isinstance(body, list):
+            raise HistoryError(f"unexpected history answer: {str(body)[:120]}")
+        return body

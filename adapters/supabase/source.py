@@ -1,0 +1,199 @@
+"""Live `tv_datafeed` rows: warm-up over REST, Realtime INSERTs, backfill after every
+(re)subscribe, a gap check before the watermark may close a bucket, a staleness
+watchdog, and reconnects with capped, jittered backoff — forever.
+
+Events yielded (one consumer, in order): (ROW, row, arrival) and (TICK, None, now).
+Arrival is the wall clock for live rows and `BACKFILL` for rows fetched over REST:
+those must not advance the engine's clock, so an outage can never make the watermark
+close a bucket whose minutes are still on their way (PLANS.md, decision log).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from adapters.files.timefmt import iso, parse_iso
+from adapters.supabase.parsing import record_of
+from adapters.supabase.realtime import BAD, ROW, STATE, BadFrameCounter, RealtimeFeed
+from adapters.supabase.rest import HistoryClient
+from engine.calendar import in_session
+from engine.model import Rejection
+
+TICK = "tick"
+BACKFILL = float("-inf")  # arrival of a backfilled row: does not move the engine's clock
+Event = tuple[str, Any, float]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    symbols: tuple[str, ...]
+    warmup_s: float = 5 * 86_400  # history replayed at start (>= warm-up bars + margin)
+    overlap_s: float = 120.0  # backfill re-reads this much before the last row seen
+    grace_s: float = 90.0  # silence after which a REST gap check runs (= watermark grace)
+    stale_after_s: float = 180.0  # in-session silence that means a dead connection
+    resubscribe_timeout_s: float = 30.0  # errored channel not back by then: rebuild
+    tick_s: float = 1.0
+    backoff_initial_s: float = 1.0
+    backoff_cap_s: float = 60.0
+
+
+class SupabaseSource:
+    name = "supabase"
+
+    def __init__(  # noqa: PLR0913
+        self,
+        config: SourceConfig,
+        history: HistoryClient,
+        feed_factory: Callable[[asyncio.Queue[Event]], RealtimeFeed],
+        clock: Callable[[], float] = time.time,
+        session: Callable[[float], bool] = in_session,
+    ) -> None:
+        self.config = config
+        self.history_client = history
+        self.feed_factory = feed_factory
+        self.clock = clock
+        self.session = session
+        self.counts: Counter[str] = Counter()
+        self.live = False  # subscribed and caught up: the watermark may advance
+        self.last_ts: float | None = None  # newest receipt ts seen (REST or live)
+        self.last_row_at: float | None = None  # wall clock of the newest live row
+        self._log = structlog.get_logger("source")
+
+    async def warm_up_rows(self) -> AsyncIterator[dict[str, Any]]:
+        """History for the warm-up: every symbol, the last `warmup_s` seconds."""
+        since = self.clock() - self.config.warmup_s
+        for symbol in self.config.symbols:
+            async for page in self.history_client.rows(symbol, since):
+                for row in page:
+                    self._seen(row)
+                    yield row
+
+    async def events(self) -> AsyncIterator[Event]:
+        attempt = 0
+        while True:
+            queue: asyncio.Queue[Event] = asyncio.Queue()
+            feed = self.feed_factory(queue)
+            handler = BadFrameCounter(queue)  # type: ignore[arg-type]
+            logging.getLogger("realtime").addHandler(handler)
+            try:
+                await feed.open()
+                attempt = 0
+                async for event in self._session(feed, queue):
+                    yield event
+            except (asyncio.CancelledError, GeneratorExit):
+                raise
+            except Exception as exc:  # noqa: BLE001 -- any failure: log, back off, rebuild
+                self._state("error", error=f"{type(exc).__name__}: {exc}")
+            finally:
+                self.live = False
+                logging.getLogger("realtime").removeHandler(handler)
+                await feed.close()
+            attempt += 1
+            self.counts["reconnects"] += 1
+            delay = min(self.config.backoff_cap_s, self.config.backoff_initial_s * 2 ** attempt)
+            delay *= random.uniform(0.5, 1.0)  # noqa: S311 -- jitter, not cryptography
+            self._state("reconnecting", attempt=attempt, delay_s=round(delay, 3))
+            await asyncio.sleep(delay)
+
+    async def _session(self, feed: RealtimeFeed, queue: asyncio.Queue[Event]) -> AsyncIterator[Event]:
+        opened = self.clock()
+        errored_at: float | None = None
+        last_gap_check = self.clock()
+        while True:
+            try:
+                kind, value, extra = await asyncio.wait_for(queue.get(), self.config.tick_s)
+            except TimeoutError:
+                kind, value, extra = TICK, None, None
+            now = self.clock()
+            if kind == STATE:
+                self._state(value, error=extra)
+                if value == "SUBSCRIBED":
+                    errored_at = None
+                    async for event in self._backfill("subscribed"):
+                        yield event
+                    self.live = True
+                    last_gap_check = self.clock()
+                else:
+                    self.live = False
+                    errored_at = errored_at or now
+                    if value == "CLOSED":
+                        return
+            elif kind == ROW:
+                row = self._parse(value)
+                if row is not None:
+                    self.last_row_at = extra
+                    yield ROW, row, extra
+            elif kind == BAD:
+                self.counts[f"bad_frame.{value}"] += 1
+                self._log.warning("source_bad_frame", reason=value, detail=extra)
+            if feed.dead() or (
+                errored_at is not None and now - errored_at > self.config.resubscribe_timeout_s
+            ):
+                self._state("dead", reason="client gave up or channel closed")
+                return
+            if not self.live:
+                continue
+            silent_since = max(self.last_row_at or opened, last_gap_check)
+            if now - silent_since >= self.config.grace_s:
+                # Before the watermark may close a bucket, ask the table itself.
+                last_gap_check, newest_before = now, self.last_ts
+                async for event in self._backfill("gap_check"):
+                    yield event
+                if self.last_ts != newest_before:
+                    self._state("stale", reason="rows in the table never came live")
+                    return
+            quiet = now - (self.last_row_at or opened)
+            if self.session(now) and quiet >= self.config.stale_after_s:
+                self._state("stale", reason="no row inside the session", silent_s=round(quiet))
+                return
+            if kind == TICK:
+                yield TICK, None, now
+
+    async def _backfill(self, why: str) -> AsyncIterator[Event]:
+        since = (
+            self.last_ts - self.config.overlap_s
+            if self.last_ts is not None
+            else self.clock() - self.config.warmup_s
+        )
+        rows = 0
+        for symbol in self.config.symbols:
+            async for page in self.history_client.rows(symbol, since):
+                for row in page:
+                    rows += 1
+                    self._seen(row)
+                    yield ROW, row, BACKFILL
+        self.counts[f"backfill_rows.{why}"] += rows
+        self._log.info("backfill_done", why=why, since=iso(since), rows=rows)
+
+    def _parse(self, payload: Any) -> dict[str, Any] | None:
+        record = record_of(payload)
+        if isinstance(record, Rejection):
+            self.counts[f"bad_event.{record.reason}"] += 1
+            log = self._log.debug if record.ignored else self._log.warning
+            log("source_bad_event", reason=record.reason, detail=record.detail)
+            return None
+        self._seen(record)
+        return record
+
+    def _seen(self, row: dict[str, Any]) -> None:
+        ts = row.get("ts")
+        if isinstance(ts, str):
+            try:
+                value = parse_iso(ts)
+            except ValueError:
+                return
+            if self.last_ts is None or value > self.last_ts:
+                self.last_ts = value
+
+    def _state(self, state: str, **fields: Any) -> None:
+        self.counts[f"state.{state}"] += 1
+        self._log.info("source_state", source=self.name, state=state, **fields)
