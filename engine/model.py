@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import NamedTuple
 
 
@@ -87,7 +87,7 @@ class MarketState(NamedTuple):
     closed: tuple[ClosedBar, ...]
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     BUY = "BUY"
     SELL = "SELL"
     HOLD = "HOLD"

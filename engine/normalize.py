@@ -39,7 +39,7 @@ def normalize_row(
         return Rejection("unparsable_row", f"{type(exc).__name__}")
 
 
-def normalize_fields(  # noqa: PLR0913 -- the row's columns, positional for the fast CSV path
+def normalize_fields(
     symbol: object,
     timeframe: object,
     ts: object,
@@ -67,13 +67,17 @@ def normalize_fields(  # noqa: PLR0913 -- the row's columns, positional for the 
         except ValueError:
             pass
         else:
-            if volume is not None and 0.0 < pl <= po <= ph < _INF and pl <= pc <= ph:
-                if 0.0 <= volume < _INF:
-                    return _timed_bar(symbol, ts, bar_time, po, ph, pl, pc, volume, tolerance_s)
+            if (
+                volume is not None
+                and 0.0 < pl <= po <= ph < _INF
+                and pl <= pc <= ph
+                and 0.0 <= volume < _INF
+            ):
+                return _timed_bar(symbol, ts, bar_time, po, ph, pl, pc, volume, tolerance_s)
     return _checked_prices(symbol, ts, o, h, low, c, v, bar_time, tolerance_s)
 
 
-def _checked_prices(  # noqa: PLR0913
+def _checked_prices(
     symbol: str,
     ts: object,
     o: object,
@@ -110,7 +114,7 @@ def _checked_prices(  # noqa: PLR0913
     return _timed_bar(symbol, ts, bar_time, po, ph, pl, pc, volume, tolerance_s)
 
 
-def _timed_bar(  # noqa: PLR0913
+def _timed_bar(
     symbol: str,
     ts: object,
     bar_time: object,

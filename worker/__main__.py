@@ -6,11 +6,13 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from adapters.files.csvfeed import CsvFormatError
 from adapters.logs import configure_logging
-from worker.settings import ConfigError, load_settings
+from worker.settings import ConfigError, Settings, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +54,9 @@ def _replay(args: argparse.Namespace) -> int:
     }
     settings = load_settings(**overrides)
     configure_logging(args.log_level or settings.log_level, settings.log_format, settings.secrets())
-    if not args.input.is_file():
+    if args.source == "supabase":
+        return _replay_supabase(args, settings)
+    if args.input is None or not args.input.is_file():
         raise ConfigError(f"config error: --input: no such file {str(args.input)!r}")
     try:
         summary = replay_csv(
@@ -65,13 +69,56 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay_supabase(args: argparse.Namespace, settings: Settings) -> int:
+    from adapters.files.timefmt import parse_iso
+    from adapters.supabase.rest import HistoryClient, RestConfig
+    from worker.replay import replay_rows
+
+    if not (settings.supabase_url and settings.supabase_key):
+        raise ConfigError("config error: SUPABASE_URL: required for --source supabase")
+    try:
+        since = parse_iso(args.since or "")
+        until = parse_iso(args.until) if args.until else None
+    except ValueError:
+        raise ConfigError(
+            "config error: --since/--until: ISO 8601 with offset; example: 2025-06-16T00:00:00Z"
+        ) from None
+    client = HistoryClient(
+        RestConfig(
+            settings.supabase_url, settings.supabase_key.get_secret_value(),
+            settings.supabase_table, settings.supabase_schema,
+            page_size=settings.history_page_size,
+        )
+    )  # fmt: skip
+
+    async def rows() -> AsyncIterator[dict[str, Any]]:
+        try:
+            async for page in client.rows(args.symbol, since, until):
+                for row in page:
+                    yield row
+        finally:
+            await client.aclose()
+
+    summary = asyncio.run(
+        replay_rows(
+            rows(), args.symbol, args.out, settings.engine_config(), settings.decision_config(),
+            progress=not args.no_progress,
+        )
+    )  # fmt: skip
+    print(json.dumps(summary, sort_keys=True), file=sys.stderr)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m worker")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="the always-on worker (sample feed when no SUPABASE_URL)")
     sub.add_parser("check-config", help="print the effective settings, secrets masked")
     replay = sub.add_parser("replay", help="run the engine over a tv_datafeed CSV export")
-    replay.add_argument("--input", type=Path, required=True, help="CSV export of tv_datafeed")
+    replay.add_argument("--source", choices=["csv", "supabase"], default="csv")
+    replay.add_argument("--input", type=Path, help="CSV export of tv_datafeed (--source csv)")
+    replay.add_argument("--since", help="ISO 8601 start, inclusive (--source supabase)")
+    replay.add_argument("--until", help="ISO 8601 end, exclusive (--source supabase)")
     replay.add_argument("--symbol", required=True, help="TradingView root, e.g. MES")
     replay.add_argument("--out", type=Path, required=True, help="output directory")
     replay.add_argument("--warmup-bars", type=int)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from adapters.dryrun import DisabledExecutor, FlatBookContexts
 from adapters.files.csvfeed import SampleFeed
 from adapters.files.records import JsonlRecorder, NullRecorder
@@ -76,7 +77,8 @@ def build(
 
 def supabase_source(settings: Settings) -> SupabaseSource:
     """The live source: REST history + Realtime INSERTs on the configured table."""
-    assert settings.supabase_url and settings.supabase_key  # validated together in Settings
+    if not (settings.supabase_url and settings.supabase_key):
+        raise ConfigError("config error: SUPABASE_URL: the live source needs URL and key")
     url, key = settings.supabase_url, settings.supabase_key.get_secret_value()
     symbols = settings.symbol_list
     history = HistoryClient(

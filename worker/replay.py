@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +35,9 @@ def replay_csv(
     return asyncio.run(_replay(input_path, symbol, out_dir, config, decision, progress))
 
 
-async def _replay(  # noqa: PLR0913
-    input_path: Path,
-    symbol: str,
-    out_dir: Path,
-    config: EngineConfig,
-    decision: DecisionConfig | None,
-    progress: bool,
-) -> dict[str, Any]:
-    log = structlog.get_logger("replay")
+def _replay_stack(
+    symbol: str, out_dir: Path, config: EngineConfig, decision: DecisionConfig | None
+) -> tuple[Pipeline, Trader]:
     recorder = JsonlRecorder(out_dir)
     pipeline = Pipeline((symbol,), config, recorder)
     trader = Trader(
@@ -54,11 +49,41 @@ async def _replay(  # noqa: PLR0913
         contracts={},
         log_states=False,
     )
-    log.info("replay_started", input=str(input_path), symbol=symbol, out=str(out_dir))
+    return pipeline, trader
+
+
+async def _finish(
+    pipeline: Pipeline, trader: Trader, out_dir: Path, started: float
+) -> dict[str, Any]:
+    for state in pipeline.flush():
+        await trader.on_state(state)
+    pipeline.recorder.close()
+    summary = build_summary(pipeline, trader, time.perf_counter() - started)
+    text = json.dumps(summary, indent=2, sort_keys=True) + "\n"
+    (out_dir / "summary.json").write_text(text)
+    structlog.get_logger("replay").info(
+        "replay_done", **{k: summary[k] for k in ("rows_read", "rows_per_second")}
+    )
+    return summary
+
+
+async def _replay(
+    input_path: Path,
+    symbol: str,
+    out_dir: Path,
+    config: EngineConfig,
+    decision: DecisionConfig | None,
+    progress: bool,
+) -> dict[str, Any]:
+    pipeline, trader = _replay_stack(symbol, out_dir, config, decision)
+    structlog.get_logger("replay").info(
+        "replay_started", input=str(input_path), symbol=symbol, out=str(out_dir)
+    )
     started = time.perf_counter()
     ingest, on_state = pipeline.ingest_normalized, trader.on_state
     bar = tqdm(
-        total=input_path.stat().st_size, unit="B", unit_scale=True, disable=not progress,
+        total=input_path.stat().st_size,  # noqa: ASYNC240 -- once, before the loop
+        unit="B", unit_scale=True, disable=not progress,
         mininterval=0.5, desc="replay",
     )  # fmt: skip
     try:
@@ -70,16 +95,28 @@ async def _replay(  # noqa: PLR0913
             if progress and index % 4096 == 0:
                 bar.n = _approx_bytes(index, row)
                 bar.refresh()
-        for state in pipeline.flush():
-            await on_state(state)
     finally:
         bar.close()
-        recorder.close()
-    wall = time.perf_counter() - started
-    summary = build_summary(pipeline, trader, wall)
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    log.info("replay_done", **{k: summary[k] for k in ("rows_read", "rows_per_second")})
-    return summary
+    return await _finish(pipeline, trader, out_dir, started)
+
+
+async def replay_rows(
+    rows: AsyncIterator[dict[str, Any]],
+    symbol: str,
+    out_dir: Path,
+    config: EngineConfig,
+    decision: DecisionConfig | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Replay raw rows (e.g. read from the table over REST), each at its own ts."""
+    pipeline, trader = _replay_stack(symbol, out_dir, config, decision)
+    started = time.perf_counter()
+    with tqdm(unit="rows", disable=not progress, mininterval=0.5, desc="replay") as bar:
+        async for row in rows:
+            for state in pipeline.ingest(row, None):
+                await trader.on_state(state)
+            bar.update()
+    return await _finish(pipeline, trader, out_dir, started)
 
 
 def _approx_bytes(index: int, row: list[str]) -> int:

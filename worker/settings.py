@@ -20,7 +20,10 @@ class Settings(BaseSettings):
     """Every field: env var of the same name (upper case). Units in the descriptions."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
         env_ignore_empty=True,
     )
 
@@ -37,7 +40,7 @@ class Settings(BaseSettings):
     symbols: str = Field("MES", description="comma-separated TradingView roots to serve")
     sample_feed: Path = Field(SAMPLE_FEED, description="CSV export streamed when no SUPABASE_URL")
     sample_speed: float = Field(600.0, gt=0, description="sample feed pace, x real time")
-    sample_live_rows: int = Field(1380, ge=0, description="sample rows streamed live (rest: warm-up)")
+    sample_live_rows: int = Field(1380, ge=0, description="sample rows streamed live, rest warm-up")
     out_dir: Path | None = Field(None, description="also write bars/decisions JSONL here")
 
     # Trading

@@ -24,7 +24,7 @@ class Executor(Protocol):
 
 
 class Trader:
-    def __init__(  # noqa: PLR0913 -- explicit constructor injection, see STYLE.md 10
+    def __init__(
         self,
         decider: Decider,
         accounts: Sequence[str],

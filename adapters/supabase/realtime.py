@@ -10,6 +10,7 @@ rebuilds the client.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -73,8 +74,10 @@ class RealtimeFeed:
     def dead(self) -> bool:
         """The client gave up (its reconnects ran out) or the server closed the channel."""
         client = self._client
-        return client is None or self.state == "CLOSED" or (
-            not client.is_connected and self.state in ("CHANNEL_ERROR", "TIMED_OUT")
+        return (
+            client is None
+            or self.state == "CLOSED"
+            or (not client.is_connected and self.state in ("CHANNEL_ERROR", "TIMED_OUT"))
         )
 
     def _on_change(self, payload: Any) -> None:
@@ -98,7 +101,5 @@ class BadFrameCounter(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         if message.startswith("Unrecognized message format"):
-            try:
+            with contextlib.suppress(Exception):  # a log handler must never raise
                 self.queue.put_nowait((BAD, "unrecognized_frame", message[:200]))
-            except Exception:  # noqa: BLE001,S110 -- a log handler must never raise
-                pass

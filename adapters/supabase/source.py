@@ -49,7 +49,7 @@ class SourceConfig:
 class SupabaseSource:
     name = "supabase"
 
-    def __init__(  # noqa: PLR0913
+    def __init__(
         self,
         config: SourceConfig,
         history: HistoryClient,
@@ -99,12 +99,14 @@ class SupabaseSource:
                 await feed.close()
             attempt += 1
             self.counts["reconnects"] += 1
-            delay = min(self.config.backoff_cap_s, self.config.backoff_initial_s * 2 ** attempt)
+            delay = min(self.config.backoff_cap_s, self.config.backoff_initial_s * 2**attempt)
             delay *= random.uniform(0.5, 1.0)  # noqa: S311 -- jitter, not cryptography
             self._state("reconnecting", attempt=attempt, delay_s=round(delay, 3))
             await asyncio.sleep(delay)
 
-    async def _session(self, feed: RealtimeFeed, queue: asyncio.Queue[Event]) -> AsyncIterator[Event]:
+    async def _session(
+        self, feed: RealtimeFeed, queue: asyncio.Queue[Event]
+    ) -> AsyncIterator[Event]:
         opened = self.clock()
         errored_at: float | None = None
         last_gap_check = self.clock()

@@ -34,8 +34,10 @@ def test_replay_writes_bars_decisions_and_summary(feed: Path, tmp_path: Path) ->
     decisions = [json.loads(x) for x in (tmp_path / "decisions.jsonl").read_text().splitlines()]
     summary = json.loads((tmp_path / "summary.json").read_text())
 
-    assert set(bars[0]) == {"symbol", "timeframe", "open_time", "close_time", "open", "high",
-                            "low", "close", "volume", "minutes", "ema", "slope", "regime"}  # fmt: skip
+    assert set(bars[0]) == {
+        "symbol", "timeframe", "open_time", "close_time", "open", "high", "low", "close",
+        "volume", "minutes", "ema", "slope", "regime",
+    }  # fmt: skip
     assert {b["timeframe"] for b in bars} == {"5m", "15m", "30m"}
     assert bars[0]["open_time"].endswith("Z") and bars[0]["slope"] is None
     assert set(decisions[0]) == {"symbol", "at", "action", "reason_code", "regimes", "slopes"}
