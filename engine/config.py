@@ -27,6 +27,10 @@ class EngineConfig:
             raise ValueError("ema_period >= 1, slope_window >= 2, warmup_bars >= 0 required")
         if not self.slope_threshold >= 0 or self.grace_s < 0 or self.ambiguity_tolerance_s < 0:
             raise ValueError("slope_threshold, grace_s, ambiguity_tolerance_s must be >= 0")
+        if self.dedup_horizon_s < 2 * tfs[-1] * 60:
+            # Shorter, and minutes of a bucket still open would be forgotten: a repeat
+            # would count twice.
+            raise ValueError("dedup_horizon_s must cover at least two of the largest buckets")
 
     @property
     def ready_after(self) -> int:
