@@ -4,43 +4,29 @@ The smallest timeframe is built from minutes; larger ones are rolled up from its
 bars, so every larger bar is exactly the sum of its smaller bars and a minute is either
 applied to all timeframes or to none. A bucket closes at the earliest of: its final
 minute arrives; a minute of a later bucket arrives; the watermark passes (clock >=
-bucket end + grace and clock >= last arrival + grace). Time is epoch seconds UTC.
+bucket end + grace and clock >= last arrival + grace). A minute of a bucket that has
+closed, in any timeframe, is late. Time is epoch seconds UTC.
+
+Speed (a replay feeds millions of minutes): `add` routes the minutes of an in-order
+stream to three short paths, each a special case of the general path `_add` with the
+same results: the next minute of the open bucket (inline), its final minute
+(`_close_on_final`) and the first minute of the next bucket (`_open_next`). The bounds
+that route a minute there are kept by `_set_limits`.
 """
 
 from __future__ import annotations
 
+from bisect import insort
+
+from engine.buckets import ParentBucket, find_minute, group_states, new_tuple, open_time
 from engine.config import EngineConfig
 from engine.indicators import TimeframeIndicators
 from engine.model import Bar1m, ClosedBar, MarketState, Outcome
 
 _NO_STATES: tuple[MarketState, ...] = ()
+_ACCEPTED = Outcome.ACCEPTED
+_ACCEPTED_NO_STATES = (_ACCEPTED, _NO_STATES)
 _INF = float("inf")
-
-
-class _Parent:
-    """An open bucket of a larger timeframe, fed with closed smaller bars in time order."""
-
-    __slots__ = ("close", "end", "high", "low", "minutes", "open", "size", "start", "volume")
-
-    def __init__(self, size_s: int) -> None:
-        self.size = size_s
-        self.start = -1  # -1: no bucket open
-        self.end = 0
-        self.open = self.high = self.low = self.close = self.volume = 0.0
-        self.minutes = 0
-
-    def fold(self, bar: ClosedBar) -> None:
-        if self.start < 0:
-            self.start = bar.open_time - bar.open_time % self.size
-            self.end = self.start + self.size
-            self.open, self.high, self.low = bar.open, bar.high, bar.low
-            self.volume, self.minutes = bar.volume, bar.minutes
-        else:
-            self.high = max(self.high, bar.high)
-            self.low = min(self.low, bar.low)
-            self.volume += bar.volume
-            self.minutes += bar.minutes
-        self.close = bar.close
 
 
 class SymbolEngine:
@@ -50,73 +36,220 @@ class SymbolEngine:
     each state is one decision instant (all timeframes closing then, together).
     """
 
+    # Slots: faster attribute access on the hot path than an instance dict (which, past
+    # 30 attributes, also loses CPython 3.11's key-sharing fast path).
+    __slots__ = (
+        "_c", "_end", "_fast_below", "_final_minute", "_first",
+        "_gen_end", "_grace", "_h", "_horizon", "_ind", "_is_open", "_l", "_last_arrival",
+        "_max_t", "_n", "_o", "_open_below", "_parents", "_parents_closed_to", "_parents_due",
+        "_seen",
+        "_seen_prev", "_size", "_start", "_tf", "_v", "config", "frames", "now", "symbol",
+    )  # fmt: skip
+
     def __init__(self, symbol: str, config: EngineConfig) -> None:
         self.symbol = symbol
         self.config = config
         tfs = config.timeframes
-        self._tfs = tfs
-        self._size = tfs[0] * 60
-        self._grace = config.grace_s
-        self._horizon = config.dedup_horizon_s
-        self._parents = [_Parent(tf * 60) for tf in tfs[1:]]
-        self._ind = [
-            TimeframeIndicators(
+
+        def indicators() -> TimeframeIndicators:
+            return TimeframeIndicators(
                 config.ema_period, config.slope_window, config.slope_threshold, config.ready_after
             )
-            for _ in tfs
-        ]
+
+        self._grace = config.grace_s
+        self._horizon = config.dedup_horizon_s
+        self._parents = tuple(ParentBucket(i, tf, indicators()) for i, tf in enumerate(tfs) if i)
         self.frames: list[ClosedBar | None] = [None] * len(tfs)
-        # The open bucket of the smallest timeframe, kept in plain attributes (hot path).
+        # The smallest timeframe and its open bucket, in plain attributes (hot path).
+        self._tf = tfs[0]
+        self._size = tfs[0] * 60
+        self._ind = indicators()
         self._is_open = False
         self._start = 0
         self._end = -_INF  # end of the open bucket, or of the last closed one
-        self._floor = -_INF  # minutes before this are late
         self._o = self._h = self._l = self._c = self._v = 0.0
         self._n = 0
         self._first = 0
         self._max_t = -_INF  # newest minute applied
-        self._any_open = False
+        self._parents_due = _INF  # earliest end of an open parent bucket
+        self._parents_closed_to = -_INF  # latest end of a parent bucket the watermark closed
         self.now = -_INF  # the engine's clock: latest arrival or tick
         self._last_arrival = -_INF
-        self._seen: dict[int, Bar1m] = {}
-        self._seen_prev: dict[int, Bar1m] = {}
-        self._gen_start = -_INF
+        # Dedup memory: two generations of `dedup_horizon_s` each, so bounded. Each is a
+        # list sorted by time (searched by bisection): the minutes of an in-order stream
+        # are appended, cheaper than a dict insert; others are inserted in place.
+        self._seen: list[Bar1m] = []
+        self._seen_prev: list[Bar1m] = []
+        self._gen_end = -_INF  # a minute at or after this starts a new generation
+        self._fast_below = self._final_minute = self._open_below = -_INF  # `_set_limits`
 
     # -- feeding -------------------------------------------------------------------------
 
     def add(self, bar: Bar1m, arrival: float) -> tuple[str, tuple[MarketState, ...]]:
         """Apply a 1m bar received at `arrival` (epoch s). Returns (outcome, states)."""
-        if arrival > self.now:
-            self.now = arrival
-        states = _NO_STATES
-        if self._any_open and self.now - self._last_arrival >= self._grace:
+        now = self.now
+        if arrival > now:
+            self.now = now = arrival
+        t = bar[1]  # open_time; fields by index: faster than NamedTuple attributes
+        if now - self._last_arrival < self._grace:  # the watermark is not due
+            # Three minutes in five: the next minute of the open bucket, not its final one.
+            if self._max_t < t < self._fast_below:
+                self._last_arrival = now
+                self._max_t = t
+                self._seen.append(bar)
+                if bar[3] > self._h:
+                    self._h = bar[3]
+                if bar[4] < self._l:
+                    self._l = bar[4]
+                self._c = bar[5]
+                self._v += bar[6]
+                self._n += 1
+                return _ACCEPTED_NO_STATES
+            if t == self._final_minute:
+                return self._close_on_final(bar, t, now)
+            if self._end <= t < self._open_below:
+                return self._open_next(bar, t, now)
+        result = self._add(bar, t, now)
+        self._set_limits()
+        return result
+
+    def tick(self, now: float) -> tuple[MarketState, ...]:
+        """Advance the clock to `now` (epoch s); closes buckets the watermark passed."""
+        if now > self.now:
+            self.now = now
+        if self._any_open() and self.now - self._last_arrival >= self._grace:
             states = self._watermark(self.now)
-        self._last_arrival = self.now
-        t = bar.open_time
+            self._set_limits()
+            return states
+        return _NO_STATES
+
+    def touch(self, now: float) -> None:
+        """Restart the silence clock at `now` (epoch s), e.g. after rows came in bulk:
+        the watermark then waits a full grace from `now`. Closes nothing."""
+        if now > self.now:
+            self.now = now
+        if now > self._last_arrival:
+            self._last_arrival = now
+
+    def flush(self) -> tuple[MarketState, ...]:
+        """End of input: close every open bucket, as the watermark eventually would.
+
+        Closed directly rather than by a `tick`: closing the smallest bucket can open a
+        parent's (with its first bar), and `last arrival + grace` can round below the
+        watermark. The clock ends where the last of those ticks would have left it.
+        """
+        if not self._any_open():
+            return _NO_STATES
+        closed: list[tuple[int, ClosedBar]] = []
+        if self._is_open:
+            self._close_small(closed)
+        self._close_parents(closed, _INF)
+        self._set_limits()
+        last_end = max(bar.close_time for _, bar in closed)
+        self.now = max(self.now, max(last_end, self._last_arrival) + self._grace)
+        return group_states(self.symbol, self.frames, closed)
+
+    # -- short paths ---------------------------------------------------------------------
+
+    def _set_limits(self) -> None:
+        """Bounds routing a minute `t`, newer than any applied, to a short path of `add`.
+
+        Open bucket: `t < _fast_below` is its next minute, not its final one, and
+        `t == _final_minute` its final one, both in the current dedup generation. No bucket
+        open: `_end <= t < _open_below` opens the next one, in the current generation,
+        before any open parent ends (so nothing closes). -inf disables a route. `_open`
+        and `_close_final` set the same bounds inline.
+        """
+        gen_end = self._gen_end
+        if self._is_open:
+            final = self._end - 60
+            self._fast_below = final if final < gen_end else gen_end
+            self._final_minute = final if final < gen_end else -_INF
+            self._open_below = -_INF
+        else:
+            self._fast_below = self._final_minute = -_INF
+            due = self._parents_due
+            self._open_below = gen_end if gen_end < due else due
+            if self._parents_closed_to > self._end:  # minutes up to there are late
+                self._open_below = -_INF
+
+    def _open_next(self, bar: Bar1m, t: int, now: float) -> tuple[str, tuple[MarketState, ...]]:
+        """`_add` for the first minute of the next bucket, as routed by `_open_below`."""
+        self._last_arrival = now
+        self._max_t = t
+        self._seen.append(bar)
+        self._open(bar, t)
+        if t == self._end - 60:  # 1-minute buckets, or a gap up to the final minute
+            return _ACCEPTED, self._close_final()
+        return _ACCEPTED_NO_STATES
+
+    def _close_on_final(
+        self, bar: Bar1m, t: int, now: float
+    ) -> tuple[str, tuple[MarketState, ...]]:
+        """`_add` for the final minute of the open bucket, as routed by `_final_minute`."""
+        self._last_arrival = now
+        self._max_t = t
+        self._seen.append(bar)
+        if bar[3] > self._h:
+            self._h = bar[3]
+        if bar[4] < self._l:
+            self._l = bar[4]
+        self._c = bar[5]
+        self._v += bar[6]
+        self._n += 1
+        return _ACCEPTED, self._close_final()
+
+    def _close_final(self) -> tuple[MarketState, ...]:
+        """Close the open bucket on its final minute, with the parents ending with it.
+
+        `_close_small` + `_close_parents` + `group_states` + `_set_limits`, without lists:
+        every bar closing here closes at the bucket's end, so there is one state.
+        """
+        bar = self._close_small_bar()
+        end = self._end
+        frames = self.frames
+        frames[0] = bar
+        closed: tuple[ClosedBar, ...] = (bar,)
+        due = _INF
+        for parent in self._parents:
+            if parent.end <= end:  # open: `bar` was just folded into it
+                frames[parent.index] = parent_bar = parent.close_bar(self.symbol)
+                closed += (parent_bar,)
+            elif parent.end < due:
+                due = parent.end
+        self._parents_due = due
+        # No route check of `_parents_closed_to`: minutes below it are late, so no bucket
+        # that opened after it was set ends at or below it.
+        self._fast_below = self._final_minute = -_INF
+        gen_end = self._gen_end
+        self._open_below = gen_end if gen_end < due else due
+        return (new_tuple(MarketState, (self.symbol, end, tuple(frames), closed)),)
+
+    # -- general path --------------------------------------------------------------------
+
+    def _add(self, bar: Bar1m, t: int, now: float) -> tuple[str, tuple[MarketState, ...]]:
+        """`add` for any minute, once the clock is advanced to `now`."""
+        states = _NO_STATES
+        if self._any_open() and now - self._last_arrival >= self._grace:
+            states = self._watermark(now)
+        self._last_arrival = now
         if t <= self._max_t:
             return self._add_older(bar, t), states
-        if t < self._floor:
+        if t < self._floor():
             return Outcome.LATE, states
         self._max_t = t
-        if t - self._gen_start >= self._horizon:
+        if t >= self._gen_end:
             self._seen_prev = self._seen
-            self._seen = {}
-            self._gen_start = t
-        self._seen[t] = bar
+            self._seen = []
+            self._gen_end = t + self._horizon
+        self._seen.append(bar)
         closed: list[tuple[int, ClosedBar]] | None = None
         if t >= self._end:
             closed = []
             if self._is_open:
                 self._close_small(closed)
             self._close_parents(closed, t)
-            self._start = start = t - t % self._size
-            self._end = start + self._size
-            self._floor = start
-            self._o, self._h, self._l = bar.open, bar.high, bar.low
-            self._c, self._v = bar.close, bar.volume
-            self._n = 1
-            self._first = t
-            self._is_open = self._any_open = True
+            self._open(bar, t)
         else:
             if bar.high > self._h:
                 self._h = bar.high
@@ -127,43 +260,50 @@ class SymbolEngine:
             self._n += 1
         if t == self._end - 60:  # the bucket's final minute: close now
             if closed is None:
-                closed = []
+                return _ACCEPTED, states + self._close_final()
             self._close_small(closed)
             self._close_parents(closed, self._end)
         if closed:
-            states = states + self._states(closed)
-        return Outcome.ACCEPTED, states
+            states = states + group_states(self.symbol, self.frames, closed)
+        return _ACCEPTED, states
 
-    def tick(self, now: float) -> tuple[MarketState, ...]:
-        """Advance the clock to `now` (epoch s); closes buckets the watermark passed."""
-        if now > self.now:
-            self.now = now
-        if self._any_open and self.now - self._last_arrival >= self._grace:
-            return self._watermark(self.now)
-        return _NO_STATES
+    def _open(self, bar: Bar1m, t: int) -> None:
+        """Open the smallest-timeframe bucket holding minute `t` with `bar`."""
+        self._start = start = t - t % self._size
+        self._end = end = start + self._size
+        self._o, self._h, self._l = bar[2], bar[3], bar[4]
+        self._c, self._v = bar[5], bar[6]
+        self._n = 1
+        self._first = t
+        self._is_open = True
+        final, gen_end = end - 60, self._gen_end  # `_set_limits` for an open bucket
+        if final < gen_end:
+            self._fast_below = self._final_minute = final
+        else:
+            self._fast_below, self._final_minute = gen_end, -_INF
+        self._open_below = -_INF
 
-    def flush(self) -> tuple[MarketState, ...]:
-        """End of input: close open buckets as the watermark eventually would."""
-        if not self._any_open:
-            return _NO_STATES
-        ends = [p.end for p in self._parents if p.start >= 0]
-        if self._is_open:
-            ends.append(self._end)
-        return self.tick(max([*ends, self._last_arrival]) + self._grace)
+    def _any_open(self) -> bool:
+        """Is a bucket of any timeframe open?"""
+        return self._is_open or self._parents_due < _INF
 
-    # -- internals -----------------------------------------------------------------------
+    def _floor(self) -> float:
+        """Minutes before this are late: the open bucket's start, or the last one's end,
+        or the end of a parent bucket the watermark (or flush) closed, if later."""
+        small = self._start if self._is_open else self._end
+        return small if small >= self._parents_closed_to else self._parents_closed_to
 
     def _add_older(self, bar: Bar1m, t: int) -> str:
-        prior = self._seen.get(t) or self._seen_prev.get(t)
+        prior = find_minute(self._seen, t) or find_minute(self._seen_prev, t)
         if prior is not None:
             if prior[2:7] == bar[2:7]:
                 return Outcome.DUPLICATE
             return Outcome.CONFLICT
-        if t < self._floor:
+        if t < self._floor():
             return Outcome.LATE
         # An out-of-order minute of the open bucket (never its final minute: that one is
         # newer than every minute of the bucket, so it took the in-order path).
-        self._seen[t] = bar
+        insort(self._seen, bar, key=open_time)
         if t < self._first:
             self._first = t
             self._o = bar.open
@@ -173,64 +313,60 @@ class SymbolEngine:
         self._n += 1
         return Outcome.ACCEPTED
 
-    def _close_small(self, closed: list[tuple[int, ClosedBar]]) -> None:
-        ema, slope, regime = self._ind[0].update(self._c)
-        bar = ClosedBar(
-            self.symbol, self._tfs[0], self._start, self._end, self._o, self._h, self._l,
-            self._c, self._v, self._n, ema, slope, regime, self._ind[0].bars,
-        )  # fmt: skip
+    def _close_small_bar(self) -> ClosedBar:
+        """Close the open smallest-timeframe bucket and fold its bar into the parents.
+
+        Every open parent ends after the bucket's start (`_close_parents(t)` ran when the
+        bucket opened), so the bar belongs to each parent's open bucket, if any.
+        """
+        indicators = self._ind
+        ema, slope, regime = indicators.update(self._c)
+        start, o, h, low = self._start, self._o, self._h, self._l
+        c, v, n = self._c, self._v, self._n
+        bar: ClosedBar = new_tuple(ClosedBar, (
+            self.symbol, self._tf, start, self._end, o, h, low, c, v, n, ema, slope, regime,
+            indicators.bars,
+        ))  # fmt: skip
         self._is_open = False
-        self._floor = self._end
-        closed.append((0, bar))
+        # The fold, inline: a method call per parent per close shows in the profile.
+        # `if` rather than max()/min(): the same result (max(a, b) is b only if b > a).
         for parent in self._parents:
-            if parent.start >= 0 and parent.end <= bar.open_time:
-                self._close_parent(parent, closed)  # defensive: cannot hold an older bucket
-            parent.fold(bar)
+            if parent.start < 0:
+                parent.start = parent_start = start - start % parent.size
+                parent.end = parent_start + parent.size
+                parent.open, parent.high, parent.low = o, h, low
+                parent.volume, parent.minutes = v, n
+            else:
+                if h > parent.high:
+                    parent.high = h
+                if low < parent.low:
+                    parent.low = low
+                parent.volume += v
+                parent.minutes += n
+            parent.close = c
+        return bar
+
+    def _close_small(self, closed: list[tuple[int, ClosedBar]]) -> None:
+        closed.append((0, self._close_small_bar()))
 
     def _close_parents(self, closed: list[tuple[int, ClosedBar]], limit: float) -> None:
         """Close every open parent bucket whose end is at or before `limit`."""
-        any_open = self._is_open
+        due = _INF
         for parent in self._parents:
-            if parent.start >= 0 and parent.end <= limit:
-                self._close_parent(parent, closed)
-            any_open = any_open or parent.start >= 0
-        self._any_open = any_open
-
-    def _close_parent(self, parent: _Parent, closed: list[tuple[int, ClosedBar]]) -> None:
-        index = self._parents.index(parent) + 1
-        indicators = self._ind[index]
-        ema, slope, regime = indicators.update(parent.close)
-        bar = ClosedBar(
-            self.symbol, self._tfs[index], parent.start, parent.end, parent.open, parent.high,
-            parent.low, parent.close, parent.volume, parent.minutes, ema, slope, regime,
-            indicators.bars,
-        )  # fmt: skip
-        parent.start = -1
-        closed.append((index, bar))
+            if parent.start >= 0:
+                if parent.end <= limit:
+                    if parent.end > self._parents_closed_to:
+                        self._parents_closed_to = parent.end
+                    closed.append((parent.index, parent.close_bar(self.symbol)))
+                elif parent.end < due:
+                    due = parent.end
+        self._parents_due = due
 
     def _watermark(self, now: float) -> tuple[MarketState, ...]:
         closed: list[tuple[int, ClosedBar]] = []
-        if self._is_open and self._end + self._grace <= now:
+        # The second test: a parent bucket closing here must not hold an open bucket of
+        # the smallest timeframe, whatever float rounding does to `end + grace`.
+        if self._is_open and (self._end + self._grace <= now or self._end <= now - self._grace):
             self._close_small(closed)
         self._close_parents(closed, now - self._grace)
-        return self._states(closed) if closed else _NO_STATES
-
-    def _states(self, closed: list[tuple[int, ClosedBar]]) -> tuple[MarketState, ...]:
-        frames = self.frames
-        if len(closed) > 1 and closed[0][1].close_time != closed[-1][1].close_time:
-            closed.sort(key=lambda item: (item[1].close_time, item[0]))
-            groups: list[list[tuple[int, ClosedBar]]] = []
-            for item in closed:
-                if groups and groups[-1][0][1].close_time == item[1].close_time:
-                    groups[-1].append(item)
-                else:
-                    groups.append([item])
-        else:
-            groups = [closed]
-        out = []
-        for group in groups:
-            for index, bar in group:
-                frames[index] = bar
-            bars = tuple(bar for _, bar in group)
-            out.append(MarketState(self.symbol, bars[0].close_time, tuple(frames), bars))
-        return tuple(out)
+        return group_states(self.symbol, self.frames, closed) if closed else _NO_STATES

@@ -27,7 +27,8 @@ class Clock(Protocol):
 class BarSource(Protocol):
     """Raw `tv_datafeed` rows: warm-up history first, then live events in order.
 
-    `events()` yields ("row", row, arrival) and ("tick", None, now); arrival is epoch
+    `events()` yields ("row", row, arrival), ("tick", None, now) and ("resume", None,
+    now) after rows were received in bulk (warm-up, backfill); arrival is epoch
     seconds UTC, None for "the row's own receipt ts", or -inf for a backfilled row that
     must not advance the clock.
     """

@@ -15,7 +15,9 @@ def iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat()
 
 
-def make_rows(minutes: int, seed: int = 7, quirks: bool = True) -> list[list[str]]:
+def make_rows(
+    minutes: int, seed: int = 7, quirks: bool = True, start: int = START
+) -> list[list[str]]:
     """Random-walk MES minutes with trends, receipt ts a few seconds after each close,
     and (with `quirks`) gaps, duplicates, a conflict, invalid and foreign rows."""
     rng = random.Random(seed)
@@ -23,7 +25,7 @@ def make_rows(minutes: int, seed: int = 7, quirks: bool = True) -> list[list[str
     for i in range(minutes):
         if i % 240 == 0:
             drift = rng.choice((-0.6, -0.3, 0.0, 0.3, 0.6))
-        t = START + i * 60
+        t = start + i * 60
         o = price
         price = max(1000.0, round((price + drift + rng.gauss(0, 1.2)) * 4) / 4)
         h = max(o, price) + 0.25 * rng.randint(0, 3)

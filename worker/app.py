@@ -87,13 +87,17 @@ def supabase_source(settings: Settings) -> SupabaseSource:
             page_size=settings.history_page_size,
         )
     )  # fmt: skip
-    realtime = RealtimeConfig(url, key, settings.supabase_table, settings.supabase_schema, symbols)
+    realtime = RealtimeConfig(
+        settings.supabase_realtime_url or url, key, settings.supabase_table,
+        settings.supabase_schema, symbols,
+    )  # fmt: skip
     config = SourceConfig(
         symbols,
         warmup_s=settings.warmup_days * 86_400,
         overlap_s=settings.backfill_overlap_seconds,
         grace_s=settings.grace_seconds,
         stale_after_s=settings.stale_after_seconds,
-        resubscribe_timeout_s=settings.resubscribe_timeout_seconds,
+        backoff_initial_s=settings.reconnect_initial_seconds,
+        backoff_cap_s=settings.reconnect_cap_seconds,
     )
     return SupabaseSource(config, history, lambda queue: RealtimeFeed(realtime, queue))

@@ -92,6 +92,12 @@ class Pipeline:
                 out.append(state)
         return tuple(out)
 
+    def resume(self, now: float) -> None:
+        """Rows were just received in bulk (warm-up, backfill): restart the silence clock
+        at `now`, so the watermark waits a full grace from here before closing a bucket."""
+        for engine in self.engines.values():
+            engine.touch(now)
+
     def flush(self) -> tuple[MarketState, ...]:
         """End of a finite input: close what the watermark would eventually close."""
         out: list[MarketState] = []

@@ -64,7 +64,13 @@ async def _warm_up(app: App, log: structlog.typing.FilteringBoundLogger) -> None
 async def _stream(app: App) -> None:
     pipeline, on_state = app.pipeline, app.trader.on_state
     async for kind, payload, arrival in app.source.events():
-        states = pipeline.ingest(payload, arrival) if kind == "row" else pipeline.tick(arrival)
+        if kind == "row":
+            states = pipeline.ingest(payload, arrival)
+        elif kind == "tick":
+            states = pipeline.tick(arrival)
+        else:  # "resume": a bulk of rows was just received (warm-up, backfill)
+            pipeline.resume(arrival)
+            continue
         for state in states:
             await on_state(state)
 

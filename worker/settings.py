@@ -35,7 +35,9 @@ class Settings(BaseSettings):
     warmup_days: float = Field(5.0, gt=0, le=60, description="history replayed at start, days")
     backfill_overlap_seconds: float = Field(120.0, ge=0, le=3600, description="re-read, s")
     stale_after_seconds: float = Field(180.0, gt=0, le=3600, description="in-session silence, s")
-    resubscribe_timeout_seconds: float = Field(30.0, gt=0, le=600, description="s")
+    reconnect_initial_seconds: float = Field(1.0, gt=0, le=60, description="first backoff, s")
+    reconnect_cap_seconds: float = Field(60.0, gt=0, le=3600, description="backoff cap, s")
+    supabase_realtime_url: str | None = Field(None, description="override; default SUPABASE_URL")
     history_page_size: int = Field(1000, ge=10, le=10_000, description="rows per REST page")
     symbols: str = Field("MES", description="comma-separated TradingView roots to serve")
     sample_feed: Path = Field(SAMPLE_FEED, description="CSV export streamed when no SUPABASE_URL")
@@ -114,7 +116,7 @@ class Settings(BaseSettings):
             raise ValueError(f"no such file {str(value)!r}; example: SAMPLE_FEED=export.csv")
         return value
 
-    @field_validator("supabase_url")
+    @field_validator("supabase_url", "supabase_realtime_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value and not re.fullmatch(r"https?://[^\s/]+(/.*)?", value):

@@ -3,8 +3,10 @@
 realtime-py traps (supabase-realtime.md): an exception in a callback kills its listen
 task silently, `async def` callbacks are never awaited, and after 5 failed reconnects
 it gives up without telling anyone. So callbacks are plain functions that only
-`put_nowait` onto a queue, and the owner (`SupabaseSource`) watches `dead()` and
-rebuilds the client.
+`put_nowait` onto a queue, the client's own reconnect is off, and the owner
+(`SupabaseSource`) rebuilds the client on any error with its own backoff, forever.
+SUBSCRIBED is reported on the join reply, before the server streams; the server's
+"Subscribed to PostgreSQL" system message is the real start, reported as READY.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ import structlog
 from realtime import AsyncRealtimeClient, RealtimeSubscribeStates
 
 ROW, STATE, BAD = "row", "state", "bad"
+READY = "READY"  # the server started streaming the subscription
 
 
 @dataclass(frozen=True, slots=True)
 class RealtimeConfig:
-    url: str  # https://<project>.supabase.co
+    url: str  # https://<project>.supabase.co (the client appends /realtime/v1)
     key: str
     table: str = "tv_datafeed"
     schema: str = "public"
@@ -47,13 +50,15 @@ class RealtimeFeed:
         self.config = config
         self.queue = queue
         self.state = "new"
+        # Self-hosted Realtime versions that never send the system message: set True.
+        self.ready_without_system = False
         self._client: AsyncRealtimeClient | None = None
 
     async def open(self) -> None:
         config = self.config
         client = AsyncRealtimeClient(
-            f"{config.url.rstrip('/')}/realtime/v1", config.key, auto_reconnect=True,
-            max_retries=5, initial_backoff=1.0, timeout=int(config.join_timeout_s),
+            f"{config.url.rstrip('/')}/realtime/v1", config.key, auto_reconnect=False,
+            max_retries=1, timeout=int(config.join_timeout_s),
         )  # fmt: skip
         self._client = client
         channel = client.channel(f"{config.table}-inserts")
@@ -61,6 +66,7 @@ class RealtimeFeed:
             "INSERT", self._on_change, table=config.table, schema=config.schema,
             filter=symbol_filter(config.symbols),
         )  # fmt: skip
+        channel.on_system(self._on_system)
         await asyncio.wait_for(channel.subscribe(self._on_state), config.join_timeout_s + 5)
 
     async def close(self) -> None:
@@ -85,6 +91,12 @@ class RealtimeFeed:
             self.queue.put_nowait((ROW, payload, time.time()))
         except Exception:  # noqa: BLE001 -- never raise into realtime-py's listen task
             structlog.get_logger("realtime").exception("enqueue_failed")
+
+    def _on_system(self, payload: Any) -> None:
+        with contextlib.suppress(Exception):  # never raise into realtime-py's listen task
+            message = str(getattr(payload, "message", ""))
+            if getattr(payload, "extension", "") == "postgres_changes" and "ubscribed" in message:
+                self.queue.put_nowait((STATE, READY, None))
 
     def _on_state(self, state: RealtimeSubscribeStates, error: Exception | None) -> None:
         self.state = state.value

@@ -2,7 +2,9 @@
 (re)subscribe, a gap check before the watermark may close a bucket, a staleness
 watchdog, and reconnects with capped, jittered backoff — forever.
 
-Events yielded (one consumer, in order): (ROW, row, arrival) and (TICK, None, now).
+Events yielded (one consumer, in order): (ROW, row, arrival), (TICK, None, now) and
+(RESUME, None, now) after a bulk of rows was received (warm-up, backfill) — the
+watermark's silence clock restarts there.
 Arrival is the wall clock for live rows and `BACKFILL` for rows fetched over REST:
 those must not advance the engine's clock, so an outage can never make the watermark
 close a bucket whose minutes are still on their way (PLANS.md, decision log).
@@ -23,12 +25,13 @@ import structlog
 
 from adapters.files.timefmt import iso, parse_iso
 from adapters.supabase.parsing import record_of
-from adapters.supabase.realtime import BAD, ROW, STATE, BadFrameCounter, RealtimeFeed
+from adapters.supabase.realtime import BAD, READY, ROW, STATE, BadFrameCounter, RealtimeFeed
 from adapters.supabase.rest import HistoryClient
 from engine.calendar import in_session
 from engine.model import Rejection
 
 TICK = "tick"
+RESUME = "resume"
 BACKFILL = float("-inf")  # arrival of a backfilled row: does not move the engine's clock
 Event = tuple[str, Any, float]
 
@@ -40,7 +43,7 @@ class SourceConfig:
     overlap_s: float = 120.0  # backfill re-reads this much before the last row seen
     grace_s: float = 90.0  # silence after which a REST gap check runs (= watermark grace)
     stale_after_s: float = 180.0  # in-session silence that means a dead connection
-    resubscribe_timeout_s: float = 30.0  # errored channel not back by then: rebuild
+    ready_timeout_s: float = 5.0  # SUBSCRIBED without the server's system message: go on
     tick_s: float = 1.0
     backoff_initial_s: float = 1.0
     backoff_cap_s: float = 60.0
@@ -78,6 +81,7 @@ class SupabaseSource:
                     yield row
 
     async def events(self) -> AsyncIterator[Event]:
+        yield RESUME, None, self.clock()  # the warm-up rows were received just now
         attempt = 0
         while True:
             queue: asyncio.Queue[Event] = asyncio.Queue()
@@ -107,28 +111,42 @@ class SupabaseSource:
     async def _session(
         self, feed: RealtimeFeed, queue: asyncio.Queue[Event]
     ) -> AsyncIterator[Event]:
-        opened = self.clock()
-        errored_at: float | None = None
-        last_gap_check = self.clock()
+        opened = last_gap_check = self.clock()
+        subscribed_at: float | None = None
         while True:
             try:
                 kind, value, extra = await asyncio.wait_for(queue.get(), self.config.tick_s)
             except TimeoutError:
                 kind, value, extra = TICK, None, None
             now = self.clock()
+            stale: str | None = None
+            silent_since = max(self.last_row_at or opened, last_gap_check)
+            if self.live and kind != STATE and now - silent_since >= self.config.grace_s:
+                # Silence: before a row or tick can let the watermark close a bucket, ask
+                # the table itself. Rows that never came live mean a dead subscription.
+                last_gap_check, newest_before = now, self.last_ts
+                async for event in self._backfill("gap_check"):
+                    yield event
+                if self.last_ts != newest_before:
+                    stale = "rows in the table never came live"
             if kind == STATE:
                 self._state(value, error=extra)
-                if value == "SUBSCRIBED":
-                    errored_at = None
+                if value == READY or (value == "SUBSCRIBED" and feed.ready_without_system):
                     async for event in self._backfill("subscribed"):
                         yield event
-                    self.live = True
-                    last_gap_check = self.clock()
-                else:
-                    self.live = False
-                    errored_at = errored_at or now
-                    if value == "CLOSED":
-                        return
+                    self.live, last_gap_check = True, self.clock()
+                    yield RESUME, None, last_gap_check
+                elif value == "SUBSCRIBED":
+                    subscribed_at = now
+                else:  # CHANNEL_ERROR, TIMED_OUT, CLOSED: rebuild with our own backoff
+                    return
+            elif kind == TICK and subscribed_at is not None and not self.live:
+                if now - subscribed_at > self.config.ready_timeout_s:
+                    self._state("ready_timeout", waited_s=round(now - subscribed_at, 1))
+                    async for event in self._backfill("subscribed"):
+                        yield event
+                    self.live, last_gap_check = True, self.clock()
+                    yield RESUME, None, last_gap_check
             elif kind == ROW:
                 row = self._parse(value)
                 if row is not None:
@@ -137,27 +155,18 @@ class SupabaseSource:
             elif kind == BAD:
                 self.counts[f"bad_frame.{value}"] += 1
                 self._log.warning("source_bad_frame", reason=value, detail=extra)
-            if feed.dead() or (
-                errored_at is not None and now - errored_at > self.config.resubscribe_timeout_s
-            ):
-                self._state("dead", reason="client gave up or channel closed")
-                return
-            if not self.live:
-                continue
-            silent_since = max(self.last_row_at or opened, last_gap_check)
-            if now - silent_since >= self.config.grace_s:
-                # Before the watermark may close a bucket, ask the table itself.
-                last_gap_check, newest_before = now, self.last_ts
-                async for event in self._backfill("gap_check"):
-                    yield event
-                if self.last_ts != newest_before:
-                    self._state("stale", reason="rows in the table never came live")
-                    return
             quiet = now - (self.last_row_at or opened)
-            if self.session(now) and quiet >= self.config.stale_after_s:
-                self._state("stale", reason="no row inside the session", silent_s=round(quiet))
+            if stale is None and self.live and quiet >= self.config.stale_after_s:
+                stale = (
+                    f"no row inside the session for {round(quiet)} s" if self.session(now) else None
+                )
+            if stale is not None:
+                self._state("stale", reason=stale)
                 return
-            if kind == TICK:
+            if feed.dead():
+                self._state("dead", reason="connection lost")
+                return
+            if kind == TICK and self.live:
                 yield TICK, None, now
 
     async def _backfill(self, why: str) -> AsyncIterator[Event]:
