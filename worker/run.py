@@ -42,7 +42,10 @@ async def run(app: App) -> int:
             await app.trader.on_state(state)
         log.info("source_state", source=app.source.name, state="ended")
     app.recorder.close()
-    log.info("worker_stopped", counts=dict(app.pipeline.counts), decisions=dict(app.trader.counts))
+    log.info(
+        "worker_stopped", counts=dict(app.pipeline.counts), decisions=dict(app.trader.counts),
+        source=dict(getattr(app.source, "counts", {})),
+    )  # fmt: skip
     return 0
 
 

@@ -69,32 +69,37 @@ class HistoryClient:
     async def rows(
         self, symbol: str, since: float, until: float | None = None
     ) -> AsyncIterator[list[dict[str, Any]]]:
-        """Pages of rows with since <= ts (< until), in (ts, id) order, each row once."""
-        cursor_ts, seen_at_cursor = iso(since), set[Any]()
-        while True:
-            page = await self._page(symbol, cursor_ts, until)
-            fresh = [row for row in page if row.get("id") not in seen_at_cursor]
-            if fresh:
-                yield fresh
-            if len(page) < self.config.page_size:
-                return
-            last_ts = page[-1].get("ts")
-            if not isinstance(last_ts, str):
-                raise HistoryError("history page without a text ts column")
-            if last_ts == cursor_ts and not fresh:
-                raise HistoryError(f"more than {self.config.page_size} rows share ts {last_ts}")
-            if last_ts != cursor_ts:
-                seen_at_cursor = set()
-            cursor_ts = last_ts
-            seen_at_cursor |= {row.get("id") for row in page if row.get("ts") == last_ts}
+        """Pages of rows with since <= ts (< until), in (ts, id) order, each row once.
 
-    async def _page(self, symbol: str, since_ts: str, until: float | None) -> list[Any]:
+        Keyset paging on (ts, id) with AND-filters only: after a page ending at (T, I),
+        first drain `ts = T and id > I`, then continue with `ts > T`. Offsets would skip
+        or repeat rows as new ones commit; ts alone breaks on rows sharing a ts."""
+        page = await self._page(symbol, [("ts", f"gte.{iso(since)}")], until)
+        draining = False  # is `page` the rest of one ts?
+        while page:
+            yield page
+            last_ts, last_id = page[-1].get("ts"), page[-1].get("id")
+            if not isinstance(last_ts, str) or not isinstance(last_id, int):
+                raise HistoryError("history rows need text `ts` and integer `id` columns")
+            if len(page) == self.config.page_size:
+                same_ts = [("ts", f"eq.{last_ts}"), ("id", f"gt.{last_id}")]
+                page = await self._page(symbol, same_ts, until)
+                if page:
+                    draining = True
+                    continue
+            elif not draining:
+                return  # a short page of the main scan: the end
+            page, draining = await self._page(symbol, [("ts", f"gt.{last_ts}")], until), False
+
+    async def _page(
+        self, symbol: str, bounds: list[tuple[str, str]], until: float | None
+    ) -> list[Any]:
         select = COLUMNS + (",bar_time" if self.config.bar_time_column else "")
         params: list[tuple[str, str]] = [
             ("select", select),
             ("symbol", f"eq.{symbol}"),
             ("timeframe", "eq.1"),
-            ("ts", f"gte.{since_ts}"),
+            *bounds,
             ("order", "ts.asc,id.asc"),
             ("limit", str(self.config.page_size)),
         ]
@@ -103,7 +108,7 @@ class HistoryClient:
         async for attempt in AsyncRetrying(
             retry=retry_if_exception(_retryable),
             stop=stop_after_attempt(self.config.attempts),
-            wait=wait_exponential_jitter(initial=0.5, max=10),
+            wait=wait_exponential_jitter(multiplier=0.5, max=10),
             reraise=True,
         ):
             with attempt:
