@@ -1,0 +1,129 @@
+"""What the engine is compared with: the old pull-based recompute and a numpy batch.
+
+Both compute what the engine computes for 5/15/30m: OHLCV bars, EMA21, the slope of
+the last 5 EMA values (least squares, relative to the last EMA) and the regime.
+"""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+from _common import ARRIVAL_LAG_S, SYMBOL
+
+from engine.aggregator import SymbolEngine
+from engine.config import EngineConfig
+from engine.model import Bar1m
+
+_AGG = {"o": "first", "h": "max", "l": "min", "c": "last", "v": "sum"}
+
+
+def _frame(bars: list[Bar1m]) -> pd.DataFrame:
+    index = pd.to_datetime([bar.open_time for bar in bars], unit="s", utc=True)
+    columns = {"o": 2, "h": 3, "l": 4, "c": 5, "v": 6}
+    return pd.DataFrame({k: [bar[i] for bar in bars] for k, i in columns.items()}, index=index)
+
+
+def time_pull(bars: list[Bar1m], minutes: int, window: int = 600) -> tuple[float, int]:
+    """The old bot: at every 5m close, resample the last `window` 1m rows to 5/15/30m
+    (pandas), EMA21 seeded with the first close (`ewm(adjust=False)`), `np.polyfit` on
+    the last 5 EMA values. Returns (seconds, decisions) for `minutes` minutes after a
+    `window` warm-up (the frame is built beforehand, not timed: in the old bot's favour).
+    """
+    frame = _frame(bars[: window + minutes])
+    x = np.arange(5)
+    slopes = []
+    decisions = 0
+    started = time.perf_counter()
+    for i in range(window, window + minutes):
+        if (bars[i].open_time + 60) % 300:
+            continue
+        recent = frame.iloc[i + 1 - window : i + 1]
+        for tf in (5, 15, 30):
+            closes = recent.resample(f"{tf}min").agg(_AGG)["c"]
+            ema = closes.ewm(span=21, adjust=False).mean().to_numpy()
+            slopes.append(np.polyfit(x, ema[-5:], 1)[0] / ema[-1])
+        decisions += 1
+    return time.perf_counter() - started, decisions
+
+
+def vectorized(bars: list[Bar1m], config: EngineConfig) -> dict[int, dict[str, np.ndarray]]:
+    """All closed bars and indicators at once. Bars: `reduceat` over the runs of equal
+    bucket id; EMA: TradingView seeding (mean of the first n closes), then the recursion
+    `a*x + (1-a)*prev` as a Python loop over the closed bars (it is sequential); slope
+    and regime: vectorized over a sliding window."""
+    open_time = np.fromiter((bar[1] for bar in bars), np.int64, len(bars))
+    prices = np.array([bar[2:7] for bar in bars], dtype=np.float64)
+    weights = np.arange(config.slope_window) - (config.slope_window - 1) / 2
+    weights /= (weights**2).sum()
+    out = {}
+    for tf in config.timeframes:
+        ids = open_time // (tf * 60)
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+        lasts = np.r_[starts[1:], len(ids)] - 1
+        close = prices[lasts, 3]
+        ema = _ema_tv(close, config.ema_period)
+        windows = np.lib.stride_tricks.sliding_window_view(ema, config.slope_window)
+        slope = np.full(len(ema), np.nan)
+        slope[config.slope_window - 1 :] = windows @ weights / ema[config.slope_window - 1 :]
+        threshold = config.slope_threshold
+        regime = np.select([slope >= threshold, slope <= -threshold], [1, -1], 0)
+        out[tf] = {
+            "close_time": (ids[starts] + 1) * tf * 60,
+            "open": prices[starts, 0],
+            "high": np.maximum.reduceat(prices[:, 1], starts),
+            "low": np.minimum.reduceat(prices[:, 2], starts),
+            "close": close,
+            "volume": np.add.reduceat(prices[:, 4], starts),
+            "ema": ema, "slope": slope, "regime": regime,
+        }  # fmt: skip
+    return out
+
+
+def _ema_tv(x: np.ndarray, period: int) -> np.ndarray:
+    ema = np.full(len(x), np.nan)
+    if len(x) < period:
+        return ema
+    alpha = 2.0 / (period + 1)
+    value = float(x[:period].mean())
+    values = [value]
+    for price in x[period:].tolist():
+        value = alpha * price + (1.0 - alpha) * value
+        values.append(value)
+    ema[period - 1 :] = values
+    return ema
+
+
+def max_ema_gap(
+    batch: dict[int, dict[str, np.ndarray]], engine: dict[int, list[tuple[int, float]]]
+) -> float:
+    """Largest relative difference between the batch EMA and the engine's, all frames."""
+    gap = 0.0
+    for tf, pairs in engine.items():
+        times = np.array([t for t, _ in pairs])
+        ours = np.array([v for _, v in pairs])
+        theirs = batch[tf]["ema"][np.searchsorted(batch[tf]["close_time"], times)]
+        gap = max(gap, float(np.max(np.abs(theirs - ours) / np.abs(ours))))
+    return gap
+
+
+def engine_memory(bars: Iterable[Bar1m], checkpoints: set[int]) -> dict[int, tuple[int, int]]:
+    """tracemalloc (current, peak) bytes after feeding each checkpoint's count of bars.
+
+    Bars are made on the fly inside the trace, so the minutes the engine keeps for
+    dedup count as its state; returned states are dropped, as a caller would.
+    """
+    out = {}
+    tracemalloc.start()
+    try:
+        engine = SymbolEngine(SYMBOL, EngineConfig())
+        for count, bar in enumerate(bars, 1):
+            engine.add(bar, bar.open_time + ARRIVAL_LAG_S)
+            if count in checkpoints:
+                out[count] = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return out
