@@ -34,6 +34,8 @@ class DisabledExecutor:
 class FlatBookContexts:
     """Every account flat and allowed to trade: replay and signals-only context."""
 
+    local = True  # in memory: no network timeout needed
+
     async def context(self, account: str, symbol: str) -> PositionContext | None:
         return PositionContext(account)
 

@@ -125,7 +125,7 @@ class Pipeline:
 
     def _closed(self, state: MarketState) -> None:
         for bar in state.closed:
-            self.counts[f"bars.{tf_label(bar.timeframe)}"] += 1
+            self.counts[_BAR_KEYS.get(bar.timeframe) or _bar_key(bar.timeframe)] += 1
             self.recorder.bar(bar)
             if self._debug:
                 self._log.debug(
@@ -133,6 +133,14 @@ class Pipeline:
                     open_time=iso(bar.open_time), close=bar.close, minutes=bar.minutes,
                     ema=bar.ema, slope=bar.slope, regime=bar.regime,
                 )  # fmt: skip
+
+
+_BAR_KEYS: dict[int, str] = {}
+
+
+def _bar_key(timeframe: int) -> str:
+    key = _BAR_KEYS[timeframe] = f"bars.{tf_label(timeframe)}"
+    return key
 
 
 def _brief(row: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -48,6 +48,8 @@ class Trader:
         self._log = structlog.get_logger("trader")
         # Replays of millions of rows write decisions to files; per-close log lines are opt-in.
         self._quiet = not log_states
+        # In-memory providers (flat book, paper) need no network timeout per decision.
+        self._local = bool(getattr(contexts, "local", False))
 
     async def on_state(self, state: MarketState) -> list[ActionPlan]:
         if not self._quiet:
@@ -73,6 +75,8 @@ class Trader:
 
     async def _context(self, account: str, state: MarketState) -> PositionContext | None:
         try:
+            if self._local:
+                return await self.contexts.context(account, state.symbol)
             async with asyncio.timeout(self.context_timeout_s):
                 return await self.contexts.context(account, state.symbol)
         except Exception as exc:  # noqa: BLE001 -- fail safe: no context means HOLD
