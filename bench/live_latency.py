@@ -53,7 +53,6 @@ KEY = "bench-key"
 SEED = 1
 WARM = 2400  # minutes of history: 80 thirty-minute bars >= WARMUP_BARS (60)
 TARGET_P99_MS = 2.0
-BUCKET_S = 300  # the smallest timeframe (5 m): a row closing it makes one decision
 _perf = time.perf_counter_ns
 _wall = time.time_ns
 
