@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Protocol
 
 import structlog
 
@@ -11,11 +12,16 @@ from engine.execution import PlaceEntry
 from engine.model import MarketState, PositionContext
 
 
+class Executor(Protocol):
+    async def submit(self, entry: PlaceEntry, state: MarketState) -> None: ...
+
+
 class DisabledExecutor:
     """TRADING_ENABLED=false: logs the complete intent as `order_skipped`, sends nothing."""
 
-    def __init__(self, reason: str = "trading disabled") -> None:
+    def __init__(self, reason: str = "trading disabled", forward: Executor | None = None) -> None:
         self.reason = reason
+        self.forward = forward  # e.g. the paper broker, which simulates what was not sent
         self.skipped: list[PlaceEntry] = []
         self._log = structlog.get_logger("execution")
 
@@ -29,6 +35,8 @@ class DisabledExecutor:
             "order_skipped", reason=self.reason, message="trading disabled, order not sent",
             order_type="market", **intent,
         )  # fmt: skip
+        if self.forward is not None:
+            await self.forward.submit(entry, state)
 
 
 class FlatBookContexts:

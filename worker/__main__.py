@@ -8,11 +8,14 @@ import json
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.files.csvfeed import CsvFormatError
 from adapters.logs import configure_logging
 from worker.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from adapters.paper.broker import PaperConfig
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,6 +65,7 @@ def _replay(args: argparse.Namespace) -> int:
         summary = replay_csv(
             args.input, args.symbol, args.out, settings.engine_config(),
             settings.decision_config(), progress=not args.no_progress,
+            paper=_paper(args, settings),
         )  # fmt: skip
     except CsvFormatError as exc:
         raise ConfigError(f"config error: --input: {exc}") from None
@@ -102,11 +106,26 @@ def _replay_supabase(args: argparse.Namespace, settings: Settings) -> int:
     summary = asyncio.run(
         replay_rows(
             rows(), args.symbol, args.out, settings.engine_config(), settings.decision_config(),
-            progress=not args.no_progress,
+            progress=not args.no_progress, paper=_paper(args, settings),
         )
     )  # fmt: skip
     print(json.dumps(summary, sort_keys=True), file=sys.stderr)
     return 0
+
+
+def _paper(args: argparse.Namespace, settings: Settings) -> PaperConfig | None:
+    from adapters.paper.broker import PaperConfig
+    from engine.risk import RiskLimits
+
+    if args.broker != "paper":
+        return None
+    limits = RiskLimits(
+        settings.max_daily_loss, settings.daily_profit_target, settings.max_consecutive_losses
+    )
+    return PaperConfig(
+        stop_ticks=settings.paper_stop_ticks, target_ticks=settings.paper_target_ticks,
+        limits=limits, market_tz=settings.market_tz,
+    )  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -125,6 +144,12 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--ema-period", type=int)
     replay.add_argument("--slope-window", type=int)
     replay.add_argument("--slope-threshold", type=float)
+    replay.add_argument(
+        "--broker",
+        choices=["none", "paper"],
+        default="none",
+        help="none: flat book, nothing sent; paper: simulated fills and OCO",
+    )
     replay.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     replay.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return parser

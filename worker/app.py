@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from adapters.dryrun import DisabledExecutor, FlatBookContexts
 from adapters.files.csvfeed import SampleFeed
 from adapters.files.records import JsonlRecorder, NullRecorder
 from adapters.logs import configure_logging
+from adapters.paper.broker import PaperBroker, PaperConfig
+from adapters.projectx.client import ProjectXClient, ProjectXConfig
+from adapters.projectx.context import ContractResolver, ProjectXContexts
+from adapters.projectx.execution import ProjectXExecutor
+from adapters.projectx.intents import IntentStore
 from adapters.supabase.realtime import RealtimeConfig, RealtimeFeed
 from adapters.supabase.rest import HistoryClient, RestConfig
 from adapters.supabase.source import SourceConfig, SupabaseSource
 from engine.decide import HoldFirstDecider
 from engine.ports import BarSource, ContextProvider
+from engine.risk import RiskLimits
 from worker.pipeline import Pipeline, Recorder
 from worker.settings import ConfigError, Settings
-from worker.trader import Executor, Trader
+from worker.trader import ContractSource, Executor, StaticContracts, Trader
 
 SAMPLE_ACCOUNT = "sample"
+Hook = Callable[[], Awaitable[object]]
 
 
 @dataclass
@@ -28,14 +36,27 @@ class App:
     trader: Trader
     recorder: Recorder
     on_sample_feed: bool
+    broker: str = "none"
+    startup: list[Hook] = field(default_factory=list)  # in order, before any decision
+    shutdown: list[Hook] = field(default_factory=list)  # in reverse order of need
+
+
+@dataclass
+class Broker:
+    contexts: ContextProvider
+    executor: Executor
+    contracts: ContractSource
+    accounts: tuple[str, ...]
+    startup: list[Hook] = field(default_factory=list)
+    shutdown: list[Hook] = field(default_factory=list)
+    paper: PaperBroker | None = None
 
 
 def build(
     settings: Settings,
     *,
     source: BarSource | None = None,
-    contexts: ContextProvider | None = None,
-    executor: Executor | None = None,
+    broker: Broker | None = None,
     recorder: Recorder | None = None,
     configure_logs: bool = True,
 ) -> App:
@@ -51,28 +72,76 @@ def build(
         )
     if recorder is None:
         recorder = JsonlRecorder(settings.out_dir) if settings.out_dir else NullRecorder()
-    accounts = settings.accounts or (SAMPLE_ACCOUNT,)
-    contracts = {s: settings.override_contract_id or s for s in settings.symbol_list}
     pipeline = Pipeline(settings.symbol_list, settings.engine_config(), recorder)
-    # Dry run is an adapter, not a branch: with TRADING_ENABLED=false the only executor
-    # that exists is the one that cannot send. No live broker exists in this build yet.
-    if executor is None:
-        if settings.trading_enabled:
-            raise ConfigError(
-                "config error: TRADING_ENABLED: no broker adapter in this build yet "
-                "(PLANS.md, issue 4); example: TRADING_ENABLED=false"
-            )
-        executor = DisabledExecutor()
+    broker = broker or build_broker(settings)
+    if broker.paper is not None:
+        pipeline.minute_listeners.append(broker.paper)
     trader = Trader(
-        HoldFirstDecider(settings.decision_config()),
-        accounts,
-        contexts or FlatBookContexts(),
-        executor,
-        recorder,
-        contracts,
-        settings.default_trade_size,
+        HoldFirstDecider(settings.decision_config()), broker.accounts, broker.contexts,
+        broker.executor, recorder, broker.contracts, settings.default_trade_size,
+    )  # fmt: skip
+    return App(
+        settings, source, pipeline, trader, recorder, on_sample, settings.effective_broker,
+        broker.startup, broker.shutdown,
+    )  # fmt: skip
+
+
+def _limits(settings: Settings) -> RiskLimits:
+    return RiskLimits(
+        settings.max_daily_loss, settings.daily_profit_target, settings.max_consecutive_losses
     )
-    return App(settings, source, pipeline, trader, recorder, on_sample)
+
+
+def build_broker(settings: Settings) -> Broker:
+    """Dry run and paper are adapters chosen here, never branches inside the engine."""
+    kind = settings.effective_broker
+    static = StaticContracts({s: settings.override_contract_id or s for s in settings.symbol_list})
+    if kind == "none":
+        accounts = settings.accounts or ("signals",)
+        return Broker(FlatBookContexts(), DisabledExecutor("signals only"), static, accounts)
+    if kind == "paper":
+        paper = PaperBroker(
+            PaperConfig(
+                stop_ticks=settings.paper_stop_ticks, target_ticks=settings.paper_target_ticks,
+                limits=_limits(settings), market_tz=settings.market_tz,
+            )
+        )  # fmt: skip
+        reason = "trading disabled" if not settings.trading_enabled else "paper broker"
+        executor = DisabledExecutor(reason, forward=paper)
+        return Broker(paper, executor, static, settings.accounts or (SAMPLE_ACCOUNT,), paper=paper)
+    return projectx_broker(settings)
+
+
+def projectx_broker(settings: Settings) -> Broker:
+    key = settings.projectx_api_key
+    if not settings.projectx_username or key is None:  # validated in Settings already
+        raise ConfigError("config error: PROJECTX_API_KEY: BROKER=projectx needs credentials")
+    client = ProjectXClient(
+        ProjectXConfig(settings.projectx_base_url, settings.projectx_username,
+                       key.get_secret_value())
+    )  # fmt: skip
+    ids = {name: settings.account_ids[name] for name in settings.accounts}
+    resolver = ContractResolver(client, settings.override_contract_id)
+    contexts = ProjectXContexts(client, ids, resolver, _limits(settings))
+    startup: list[Hook] = [client.token]
+    executor: Executor
+    if settings.trading_enabled:
+        store = IntentStore(settings.state_dir / "intents.sqlite3")
+        real = ProjectXExecutor(client, store, ids)
+        executor = real
+        startup.append(real.reconcile)  # unresolved intents first, before any decision
+        shutdown: list[Hook] = [client.aclose, _closer(store.close)]
+    else:
+        executor = DisabledExecutor()
+        shutdown = [client.aclose]
+    return Broker(contexts, executor, resolver, settings.accounts, startup, shutdown)
+
+
+def _closer(close: Callable[[], None]) -> Hook:
+    async def run() -> None:
+        close()
+
+    return run
 
 
 def supabase_source(settings: Settings) -> SupabaseSource:

@@ -31,6 +31,10 @@ class Recorder(Protocol):
     def close(self) -> None: ...
 
 
+class MinuteListener(Protocol):
+    def on_minute(self, bar: Bar1m) -> None: ...
+
+
 class Pipeline:
     """Rows in, closed instants out; counts and logs every row that is not plainly fine."""
 
@@ -41,6 +45,7 @@ class Pipeline:
         self.recorder = recorder
         self.counts: Counter[str] = Counter()
         self.last_row_arrival: float | None = None
+        self.minute_listeners: list[MinuteListener] = []  # e.g. the paper broker
         self._log = structlog.get_logger("pipeline")
         # Per-bar debug lines cost more than the engine itself: build them only when asked.
         self._debug = self._log.is_enabled_for(logging.DEBUG)
@@ -78,6 +83,8 @@ class Pipeline:
             self._not_applied(outcome, bar)
         else:
             counts["accepted"] += 1
+            for listener in self.minute_listeners:
+                listener.on_minute(bar)
         if states:
             for state in states:
                 self._closed(state)

@@ -15,10 +15,12 @@ from tqdm import tqdm
 from adapters.dryrun import FlatBookContexts, SignalsOnlyExecutor
 from adapters.files.csvfeed import read_normalized
 from adapters.files.records import JsonlRecorder
+from adapters.paper.broker import PaperBroker, PaperConfig
 from engine.config import DecisionConfig, EngineConfig
 from engine.decide import HoldFirstDecider
+from engine.ports import ContextProvider
 from worker.pipeline import Pipeline
-from worker.trader import Trader
+from worker.trader import Executor, StaticContracts, Trader
 
 REPLAY_ACCOUNT = "replay"
 
@@ -30,23 +32,36 @@ def replay_csv(
     config: EngineConfig,
     decision: DecisionConfig | None = None,
     progress: bool = False,
+    paper: PaperConfig | None = None,
 ) -> dict[str, Any]:
-    """Replay `input_path` into `out_dir` (bars.jsonl, decisions.jsonl, summary.json)."""
-    return asyncio.run(_replay(input_path, symbol, out_dir, config, decision, progress))
+    """Replay `input_path` into `out_dir` (bars.jsonl, decisions.jsonl, summary.json);
+    with `paper`, through the paper broker (summary gains trades and P&L)."""
+    return asyncio.run(_replay(input_path, symbol, out_dir, config, decision, progress, paper))
 
 
 def _replay_stack(
-    symbol: str, out_dir: Path, config: EngineConfig, decision: DecisionConfig | None
+    symbol: str,
+    out_dir: Path,
+    config: EngineConfig,
+    decision: DecisionConfig | None,
+    paper: PaperConfig | None = None,
 ) -> tuple[Pipeline, Trader]:
+    """Flat book and nothing sent (default), or the paper broker's simulated book."""
     recorder = JsonlRecorder(out_dir)
     pipeline = Pipeline((symbol,), config, recorder)
+    contexts: ContextProvider = FlatBookContexts()
+    executor: Executor = SignalsOnlyExecutor()
+    if paper is not None:
+        broker = PaperBroker(paper)
+        pipeline.minute_listeners.append(broker)
+        contexts = executor = broker
     trader = Trader(
         HoldFirstDecider(decision or DecisionConfig()),
         (REPLAY_ACCOUNT,),
-        FlatBookContexts(),
-        SignalsOnlyExecutor(),
+        contexts,
+        executor,
         recorder,
-        contracts={},
+        contracts=StaticContracts(),
         log_states=False,
     )
     return pipeline, trader
@@ -59,6 +74,8 @@ async def _finish(
         await trader.on_state(state)
     pipeline.recorder.close()
     summary = build_summary(pipeline, trader, time.perf_counter() - started)
+    if isinstance(trader.executor, PaperBroker):
+        summary["paper"] = trader.executor.summary()
     text = json.dumps(summary, indent=2, sort_keys=True) + "\n"
     (out_dir / "summary.json").write_text(text)
     structlog.get_logger("replay").info(
@@ -74,8 +91,9 @@ async def _replay(
     config: EngineConfig,
     decision: DecisionConfig | None,
     progress: bool,
+    paper: PaperConfig | None = None,
 ) -> dict[str, Any]:
-    pipeline, trader = _replay_stack(symbol, out_dir, config, decision)
+    pipeline, trader = _replay_stack(symbol, out_dir, config, decision, paper)
     structlog.get_logger("replay").info(
         "replay_started", input=str(input_path), symbol=symbol, out=str(out_dir)
     )
@@ -107,9 +125,10 @@ async def replay_rows(
     config: EngineConfig,
     decision: DecisionConfig | None = None,
     progress: bool = False,
+    paper: PaperConfig | None = None,
 ) -> dict[str, Any]:
     """Replay raw rows (e.g. read from the table over REST), each at its own ts."""
-    pipeline, trader = _replay_stack(symbol, out_dir, config, decision)
+    pipeline, trader = _replay_stack(symbol, out_dir, config, decision, paper)
     started = time.perf_counter()
     with tqdm(unit="rows", disable=not progress, mininterval=0.5, desc="replay") as bar:
         async for row in rows:

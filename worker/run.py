@@ -17,7 +17,7 @@ async def run(app: App) -> int:
     settings = app.settings
     log.info(
         "worker_started", source=app.source.name, sample_feed=app.on_sample_feed,
-        symbols=list(settings.symbol_list), accounts=list(app.trader.accounts),
+        symbols=list(settings.symbol_list), accounts=list(app.trader.accounts), broker=app.broker,
         trading_enabled=settings.trading_enabled, dry_run=not settings.trading_enabled,
         message=(
             "running on the bundled SAMPLE FEED (no SUPABASE_URL set); dry run, no orders"
@@ -26,6 +26,8 @@ async def run(app: App) -> int:
     )  # fmt: skip
     stop = asyncio.Event()
     _install_signal_handlers(stop)
+    for hook in app.startup:  # broker login, then unresolved order intents
+        await hook()
     await _warm_up(app, log)
     streaming = asyncio.create_task(_stream(app))
     stopping = asyncio.create_task(stop.wait())
@@ -42,6 +44,8 @@ async def run(app: App) -> int:
             await app.trader.on_state(state)
         log.info("source_state", source=app.source.name, state="ended")
     app.recorder.close()
+    for hook in reversed(app.shutdown):
+        await hook()
     log.info(
         "worker_stopped", counts=dict(app.pipeline.counts), decisions=dict(app.trader.counts),
         source=dict(getattr(app.source, "counts", {})),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import time
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -44,6 +46,23 @@ class Settings(BaseSettings):
     sample_speed: float = Field(600.0, gt=0, description="sample feed pace, x real time")
     sample_live_rows: int = Field(1380, ge=0, description="sample rows streamed live, rest warm-up")
     out_dir: Path | None = Field(None, description="also write bars/decisions JSONL here")
+
+    # Broker
+    broker: Literal["projectx", "paper", "none"] | None = Field(
+        None, description="default: projectx when its credentials are set, else paper"
+    )
+    projectx_base_url: str = Field("https://api.topstepx.com", description="REST base URL")
+    projectx_username: str | None = Field(None, description="TopstepX user name")
+    projectx_api_key: SecretStr | None = Field(None, description="TopstepX API key")
+    account_ids: dict[str, int] = Field(
+        default_factory=dict, description="from ACCOUNT_<NAME>=<id> variables"
+    )
+    state_dir: Path = Field(Path("state"), description="local durable state (order intents)")
+    max_daily_loss: float = Field(-500.0, le=0, description="USD, net of fees; <= this closes")
+    daily_profit_target: float = Field(500.0, ge=0, description="USD; >= this closes the gate")
+    max_consecutive_losses: int = Field(3, ge=0, le=100, description="0 disables")
+    paper_stop_ticks: int = Field(40, ge=1, le=10_000, description="paper OCO stop, ticks")
+    paper_target_ticks: int = Field(80, ge=1, le=10_000, description="paper OCO target, ticks")
 
     # Trading
     trading_enabled: bool = Field(False, description="false = dry run: never place an order")
@@ -124,6 +143,24 @@ class Settings(BaseSettings):
         return value or None
 
     @model_validator(mode="after")
+    def _broker(self) -> Settings:
+        if self.effective_broker == "projectx":
+            key = self.projectx_api_key
+            if not self.projectx_username or key is None or not key.get_secret_value():
+                raise ValueError("BROKER=projectx needs PROJECTX_USERNAME and PROJECTX_API_KEY")
+            if not self.account_ids:
+                raise ValueError(
+                    "BROKER=projectx needs ACCOUNT_<NAME>=<id>; example: ACCOUNT_MAIN=123"
+                )
+            unknown = [a for a in self.accounts if a not in self.account_ids]
+            if unknown or not self.accounts:
+                raise ValueError(
+                    f"TRADE_ACCOUNTS must name configured ACCOUNT_* entries (unknown: {unknown}); "
+                    "example: TRADE_ACCOUNTS=main"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _pairs(self) -> Settings:
         has_key = self.supabase_key is not None and bool(self.supabase_key.get_secret_value())
         if bool(self.supabase_url) != has_key:
@@ -138,7 +175,13 @@ class Settings(BaseSettings):
 
     @property
     def accounts(self) -> tuple[str, ...]:
-        return tuple(_split(self.trade_accounts))
+        return tuple(name.lower() for name in _split(self.trade_accounts))
+
+    @property
+    def effective_broker(self) -> str:
+        if self.broker is not None:
+            return self.broker
+        return "projectx" if self.projectx_username and self.projectx_api_key else "paper"
 
     def engine_config(self) -> EngineConfig:
         return EngineConfig(
@@ -159,8 +202,8 @@ class Settings(BaseSettings):
         )
 
     def secrets(self) -> list[str]:
-        key = self.supabase_key
-        return [key.get_secret_value()] if key is not None else []
+        keys = (self.supabase_key, self.projectx_api_key)
+        return [k.get_secret_value() for k in keys if k is not None and k.get_secret_value()]
 
     def masked(self) -> dict[str, object]:
         """Effective settings for `check-config`, secrets masked."""
@@ -179,7 +222,8 @@ class ConfigError(Exception):
 
 def load_settings(**overrides: object) -> Settings:
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        accounts = _account_ids()
+        return Settings(**({"account_ids": accounts} | overrides))  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
         where = "_".join(str(p) for p in first["loc"]).upper() or "settings"
@@ -190,6 +234,22 @@ def load_settings(**overrides: object) -> Settings:
         if "example" not in message and field is not None and field.default is not None:
             message += f"; example: {where}={field.default}"
         raise ConfigError(f"config error: {where}: {message}{shown}") from None
+
+
+def _account_ids() -> dict[str, int]:
+    """ACCOUNT_<NAME>=<id> from the environment and `.env` (names lower-cased)."""
+    raw = {**dotenv_values(".env"), **os.environ}
+    out: dict[str, int] = {}
+    for key, value in raw.items():
+        if key.upper().startswith("ACCOUNT_") and value:
+            name = key[len("ACCOUNT_") :].lower()
+            if not value.strip().isdigit() or not name:
+                raise ConfigError(
+                    f"config error: {key}: expected a numeric account id; "
+                    f"example: ACCOUNT_MAIN=123456 (got {value!r})"
+                )
+            out[name] = int(value)
+    return out
 
 
 def _split(value: str) -> list[str]:

@@ -12,9 +12,23 @@ import structlog
 from adapters.files.records import decision_record, frames_record
 from adapters.files.timefmt import iso
 from engine.execution import PlaceEntry, entry_for
-from engine.model import ActionPlan, MarketState, PositionContext
+from engine.model import Action, ActionPlan, MarketState, PositionContext
 from engine.ports import ContextProvider, Decider
 from worker.pipeline import Recorder
+
+
+class ContractSource(Protocol):
+    """TradingView root (MES) -> the broker's contract id."""
+
+    async def resolve(self, symbol: str) -> str: ...
+
+
+class StaticContracts:
+    def __init__(self, mapping: dict[str, str] | None = None) -> None:
+        self.mapping = mapping or {}
+
+    async def resolve(self, symbol: str) -> str:
+        return self.mapping.get(symbol, symbol)
 
 
 class Executor(Protocol):
@@ -31,7 +45,7 @@ class Trader:
         contexts: ContextProvider,
         executor: Executor,
         recorder: Recorder,
-        contracts: dict[str, str],
+        contracts: ContractSource,
         trade_size: int = 1,
         context_timeout_s: float = 10.0,
         log_states: bool = True,
@@ -67,11 +81,22 @@ class Trader:
                 self.recorder.decision(state, plan)
             if not self._quiet:
                 self._log.info("action_plan", account=account, **decision_record(state, plan))
-            contract = self.contracts.get(state.symbol, state.symbol)
+            if plan.action is not Action.HOLD:
+                await self._execute(plan, state, account)
+        return plans
+
+    async def _execute(self, plan: ActionPlan, state: MarketState, account: str) -> None:
+        """One account's entry; its failure is logged and never blocks another account."""
+        try:
+            contract = await self.contracts.resolve(state.symbol)
             entry = entry_for(plan, state, account, contract, self.trade_size)
             if entry is not None:
                 await self.executor.submit(entry, state)
-        return plans
+        except Exception as exc:  # noqa: BLE001 -- isolate accounts; the log says why
+            self._log.error(
+                "order_failed", account=account, symbol=state.symbol, at=iso(state.at),
+                reason="execution_error", error=f"{type(exc).__name__}: {exc}", sent=False,
+            )  # fmt: skip
 
     async def _context(self, account: str, state: MarketState) -> PositionContext | None:
         try:

@@ -26,6 +26,7 @@ def _env(rt: FakeRealtime, rest: FakePostgrest, out: Path, **extra: str) -> dict
     return {
         "SUPABASE_URL": rest.url, "SUPABASE_REALTIME_URL": rt.url, "SUPABASE_KEY": API_KEY,
         "OUT_DIR": str(out), "RECONNECT_INITIAL_SECONDS": "0.2", "RECONNECT_CAP_SECONDS": "2",
+        "BROKER": "none",
         **extra,
     }  # fmt: skip
 

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _run(env_extra: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPABASE", "TRADING"))}
-    env.update({"LOG_FORMAT": "json", "SAMPLE_SPEED": "10000000", **env_extra})
+    env.update({"LOG_FORMAT": "json", "SAMPLE_SPEED": "10000000", "BROKER": "none", **env_extra})
     return subprocess.run(
         [sys.executable, "-m", "worker", "run"], cwd=ROOT, env=env, capture_output=True,
         text=True, timeout=timeout, check=False,
@@ -50,7 +50,7 @@ def test_live_run_equals_replay_of_the_same_rows(feed: Path, tmp_path: Path) -> 
 
 
 def test_live_run_log_contract(feed: Path) -> None:
-    done = _run({"SAMPLE_FEED": str(feed), "SAMPLE_LIVE_ROWS": "2500"})
+    done = _run({"SAMPLE_FEED": str(feed), "SAMPLE_LIVE_ROWS": "2500", "BROKER": "paper"})
     assert done.returncode == 0, done.stderr
     events = _events(done.stdout)
     names = [e["event"] for e in events]
@@ -102,10 +102,11 @@ def test_check_config_masks_secrets() -> None:
 
 
 def test_make_run_default_streams_the_bundled_sample_feed() -> None:
-    done = _run({})
+    done = _run({"BROKER": ""})  # unset: the default, paper without ProjectX credentials
     assert done.returncode == 0, done.stderr
     events = _events(done.stdout)
     assert events[0]["event"] == "worker_started" and events[0]["sample_feed"] is True
+    assert events[0]["broker"] == "paper" and events[0]["trading_enabled"] is False
     names = [e["event"] for e in events]
     assert {"warmup_done", "market_state", "action_plan", "order_skipped"} <= set(names)
     assert names.count("row_rejected") >= 2 and "row_conflict" in names  # its quirks show

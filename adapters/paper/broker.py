@@ -1,0 +1,302 @@
+"""Paper trading: a deterministic in-memory broker driven by the pipeline's 1m bars.
+
+One object plays both roles of the decision stage: `context` (ContextProvider, in
+memory: `local = True`) and `submit` (Executor). The pipeline calls `on_minute` for
+every accepted 1m bar, in stream order. There is no wall clock: the broker's time is the
+end of the latest minute it was given. Same inputs, same trades, same summary.
+
+Fill model (our choices, stated):
+- A market entry decided at T fills, without slippage, at the open of the first minute
+  with `open_time >= T`; it is pending until then. If that minute was given to
+  `on_minute` before the decision (a bucket closed by the next bucket's first minute),
+  the entry fills at its open on submit, as it would have live.
+- The fill starts an OCO bracket, stop `stop_ticks` and target `target_ticks` away,
+  checked against the high/low of the fill minute (everything after its open) and of
+  every later minute. When one minute touches both, the stop is assumed: the order
+  inside a minute is unknown, so we take the worse. Exits fill exactly at the stop or
+  target price: no slippage, and a gap through a level is not modelled.
+- One position per account and symbol: an entry while one is pending or open is refused
+  and counted; a repeated tag (the idempotency key) is ignored and counted.
+- Positions still open at the end stay open: reported by `summary`, never force-closed.
+- Every fill pays `fee_per_side` per contract and feeds `engine.risk.day_metrics` for
+  the trading day that starts at 17:00 `market_tz`, so the account gates (daily loss,
+  profit target, loss streak) close exactly as they would live. A paper account can
+  always trade. A position's exit time is the open time of the minute that touched it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from zoneinfo import ZoneInfo
+
+from engine.calendar import trading_day_start
+from engine.execution import SIDE_BUY, SIDE_SELL, PlaceEntry
+from engine.model import Bar1m, MarketState, PositionContext
+from engine.risk import DayMetrics, Fill, RiskLimits, context_from, day_metrics
+
+STOP, TARGET = "stop", "target"
+_EPS = 1e-9  # points: a level is touched when the bar reaches it within this tolerance
+_MINUTE = 60
+
+
+@dataclass(frozen=True, slots=True)
+class PaperConfig:
+    stop_ticks: int = 40  # ticks from the entry price to the stop
+    target_ticks: int = 80  # ticks from the entry price to the target
+    tick_size: float = 0.25  # points per tick (MES)
+    tick_value: float = 1.25  # USD per tick per contract (MES)
+    fee_per_side: float = 0.37  # USD per contract per fill (entry and exit each pay it)
+    limits: RiskLimits = field(default_factory=RiskLimits)
+    market_tz: str = "America/Chicago"  # where the trading day starts at 17:00
+
+    def __post_init__(self) -> None:
+        if self.stop_ticks < 1 or self.target_ticks < 1:
+            raise ValueError("stop_ticks and target_ticks must be >= 1")
+        if not (0 < self.tick_size < math.inf and 0 < self.tick_value < math.inf):
+            raise ValueError("tick_size and tick_value must be positive and finite")
+        if not 0 <= self.fee_per_side < math.inf:
+            raise ValueError("fee_per_side must be >= 0 and finite")
+        ZoneInfo(self.market_tz)  # raises for an unknown zone
+
+
+@dataclass(frozen=True, slots=True)
+class PaperPosition:
+    """An open position with its bracket. Times epoch s UTC, prices in points."""
+
+    account: str
+    symbol: str
+    contract: str
+    side: int  # 0 long (bought), 1 short (sold)
+    size: int
+    tag: str
+    order_id: int
+    entry_time: int  # open time of the fill minute
+    entry_price: float
+    stop: float
+    target: float
+
+
+@dataclass(frozen=True, slots=True)
+class PaperTrade:
+    """One round trip. Times epoch s UTC, prices in points, money in USD."""
+
+    account: str
+    symbol: str
+    side: int  # side of the entry: 0 buy, 1 sell
+    size: int
+    entry_time: int
+    entry_price: float
+    exit_time: int  # open time of the minute that touched the stop or target
+    exit_price: float
+    exit_reason: str  # "stop" or "target"
+    gross: float  # ticks * tick_value * size
+    fees: float  # 2 * fee_per_side * size
+    net: float
+
+
+class PaperBroker:
+    """Simulated execution and account context; see the module docstring for the model."""
+
+    local = True  # in memory: the trader calls `context` without a network timeout
+
+    def __init__(self, config: PaperConfig | None = None) -> None:
+        self.config = config or PaperConfig()
+        self.counts: Counter[str] = Counter()  # submitted, filled, duplicate, refused_busy
+        self._tz = ZoneInfo(self.config.market_tz)
+        self._pending: dict[str, dict[str, tuple[PlaceEntry, int]]] = {}  # symbol, account
+        self._open: dict[str, dict[str, PaperPosition]] = {}  # symbol -> account -> position
+        self._last_bar: dict[str, Bar1m] = {}  # symbol -> latest minute given
+        self._fills: dict[tuple[str, float], list[Fill]] = {}  # (account, day start) -> fills
+        self._trades: list[PaperTrade] = []
+        self._tags: set[tuple[str, str]] = set()
+        self._clock: float | None = None  # end of the latest minute given, epoch s UTC
+        self._day: tuple[float, float] = (math.nan, math.nan)  # (time, its day start) cache
+        self._orders = 0
+        self._fill_ids = 0
+
+    # -- ports -------------------------------------------------------------------------
+
+    async def context(self, account: str, symbol: str) -> PositionContext:
+        """Position and gate of `account` now (the end of the latest minute given)."""
+        busy = self._busy(account, symbol)
+        return context_from(account, busy, self.metrics(account), self.config.limits, True)
+
+    async def submit(self, entry: PlaceEntry, state: MarketState) -> None:
+        self.place(entry)
+
+    def place(self, entry: PlaceEntry) -> None:
+        """Accept a market entry (the synchronous body of `submit`)."""
+        if entry.side not in (SIDE_BUY, SIDE_SELL) or entry.size < 1:
+            raise ValueError(f"invalid entry: side {entry.side}, size {entry.size}")
+        key = (entry.account, entry.tag)
+        if key in self._tags:
+            self.counts["duplicate"] += 1
+            return
+        if self._busy(entry.account, entry.symbol):
+            self.counts["refused_busy"] += 1
+            return
+        self._tags.add(key)
+        self.counts["submitted"] += 1
+        self._orders += 1
+        last = self._last_bar.get(entry.symbol)
+        if last is not None and last.open_time >= entry.at:
+            self._check_exit(self._fill(entry, self._orders, last), last)
+        else:
+            self._pending.setdefault(entry.symbol, {})[entry.account] = (entry, self._orders)
+
+    def on_minute(self, bar: Bar1m) -> None:
+        """One accepted 1m bar: fill pending entries, then check every bracket on it."""
+        end = bar.open_time + _MINUTE
+        if self._clock is None or end > self._clock:
+            self._clock = end
+        last = self._last_bar.get(bar.symbol)
+        if last is None or bar.open_time > last.open_time:
+            self._last_bar[bar.symbol] = bar
+        pending = self._pending.get(bar.symbol)
+        if pending:
+            for account, (entry, order_id) in list(pending.items()):
+                if entry.at <= bar.open_time:
+                    del pending[account]
+                    self._fill(entry, order_id, bar)
+        book = self._open.get(bar.symbol)
+        if book:
+            for position in list(book.values()):
+                self._check_exit(position, bar)
+
+    # -- results -----------------------------------------------------------------------
+
+    @property
+    def trades(self) -> tuple[PaperTrade, ...]:
+        """Closed round trips, in the order they closed."""
+        return tuple(self._trades)
+
+    def positions(self) -> tuple[PaperPosition, ...]:
+        return tuple(p for book in self._open.values() for p in book.values())
+
+    def pending(self) -> tuple[PlaceEntry, ...]:
+        return tuple(e for book in self._pending.values() for e, _ in book.values())
+
+    def fills(self, account: str) -> tuple[Fill, ...]:
+        """Every fill of `account`, all days, in the order they happened."""
+        days = [f for (acct, _), fs in self._fills.items() if acct == account for f in fs]
+        return tuple(sorted(days, key=lambda f: f.id))
+
+    def metrics(self, account: str) -> DayMetrics:
+        """`account`'s current trading day (none before the first minute)."""
+        if self._clock is None:
+            return DayMetrics()
+        start = self._day_start(self._clock)
+        return day_metrics(self._fills.get((account, start), ()), start)
+
+    def summary(self) -> dict[str, object]:
+        """Totals (USD), counts, max drawdown of the closed trades; open and pending left.
+
+        `max_drawdown` is the largest fall of cumulative net P&L from its running peak
+        (starting at 0), over trades in closing order, as a positive USD amount. Fees of
+        entries still open are not in the totals (they are in `metrics`)."""
+        accounts = sorted({t.account for t in self._trades})
+        return {
+            **_stats(self._trades),
+            "entries": self.counts["submitted"],
+            "duplicates": self.counts["duplicate"],
+            "refused_busy": self.counts["refused_busy"],
+            "open_positions": [asdict(p) for p in self.positions()],
+            "pending_entries": [asdict(e) for e in self.pending()],
+            "accounts": {a: _stats([t for t in self._trades if t.account == a]) for a in accounts},
+        }
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _busy(self, account: str, symbol: str) -> bool:
+        return account in self._pending.get(symbol, {}) or account in self._open.get(symbol, {})
+
+    def _day_start(self, t: float) -> float:
+        if self._day[0] != t:
+            self._day = (t, trading_day_start(t, self._tz))
+        return self._day[1]
+
+    def _fill(self, entry: PlaceEntry, order_id: int, bar: Bar1m) -> PaperPosition:
+        cfg = self.config
+        away = 1 if entry.side == SIDE_BUY else -1
+        price = bar.open
+        position = PaperPosition(
+            entry.account, entry.symbol, entry.contract, entry.side, entry.size, entry.tag,
+            order_id, bar.open_time, price,
+            stop=price - away * cfg.stop_ticks * cfg.tick_size,
+            target=price + away * cfg.target_ticks * cfg.tick_size,
+        )  # fmt: skip
+        self._open.setdefault(entry.symbol, {})[entry.account] = position
+        self._record(position, bar.open_time, price, None, entry.side)
+        self.counts["filled"] += 1
+        return position
+
+    def _check_exit(self, position: PaperPosition, bar: Bar1m) -> None:
+        if bar.open_time < position.entry_time:  # a minute from before the fill
+            return
+        exit_ = _touched(position, bar)
+        if exit_ is None:
+            return
+        reason, price = exit_
+        cfg = self.config
+        del self._open[position.symbol][position.account]
+        ticks = -cfg.stop_ticks if reason == STOP else cfg.target_ticks
+        gross = _money(ticks * cfg.tick_value * position.size)
+        fees = _money(2 * cfg.fee_per_side * position.size)
+        self._record(position, bar.open_time, price, gross, 1 - position.side)
+        self._trades.append(
+            PaperTrade(
+                position.account, position.symbol, position.side, position.size,
+                position.entry_time, position.entry_price, bar.open_time, price, reason,
+                gross, fees, _money(gross - fees),
+            )
+        )  # fmt: skip
+
+    def _record(
+        self, position: PaperPosition, at: int, price: float, pnl: float | None, side: int
+    ) -> None:
+        self._fill_ids += 1
+        fees = _money(self.config.fee_per_side * position.size)
+        fill = Fill(
+            self._fill_ids, position.account, position.contract, float(at), price, pnl, fees,
+            side, position.size, False, position.order_id,
+        )  # fmt: skip
+        key = (position.account, self._day_start(float(at)))
+        self._fills.setdefault(key, []).append(fill)
+
+
+def _touched(position: PaperPosition, bar: Bar1m) -> tuple[str, float] | None:
+    """The level `bar` reached, the stop first when it reached both (conservative)."""
+    if position.side == SIDE_BUY:
+        stop_hit = bar.low <= position.stop + _EPS
+        target_hit = bar.high >= position.target - _EPS
+    else:
+        stop_hit = bar.high >= position.stop - _EPS
+        target_hit = bar.low <= position.target + _EPS
+    if stop_hit:
+        return STOP, position.stop
+    if target_hit:
+        return TARGET, position.target
+    return None
+
+
+def _money(x: float) -> float:
+    return round(x, 2) + 0.0  # cents; + 0.0 turns -0.0 into 0.0
+
+
+def _stats(trades: list[PaperTrade]) -> dict[str, object]:
+    peak = equity = drawdown = 0.0
+    for trade in trades:
+        equity += trade.net
+        peak = max(peak, equity)
+        drawdown = max(drawdown, peak - equity)
+    return {
+        "trades": len(trades),
+        "wins": sum(1 for t in trades if t.net > 0),
+        "losses": sum(1 for t in trades if t.net < 0),
+        "gross": _money(math.fsum(t.gross for t in trades)),
+        "fees": _money(math.fsum(t.fees for t in trades)),
+        "net": _money(math.fsum(t.net for t in trades)),
+        "max_drawdown": _money(drawdown),
+    }

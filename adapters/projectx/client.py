@@ -1,0 +1,212 @@
+"""ProjectX Gateway REST client: auth with shared renewal, typed errors, budgets.
+
+Reads retry (401 once after renewal, 429 honouring Retry-After, 5xx/transport with
+backoff); money-moving calls (`Order/place`) are never retried here: an unclear
+outcome raises `AmbiguousOrder` for the executor to resolve by `customTag`. Neither
+the token nor the API key ever appears in a log line or an exception message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import structlog
+
+from adapters.projectx.budget import BudgetExceeded, RateBudget
+
+HISTORY_PATH = "/api/History/retrieveBars"
+PLACE_PATH = "/api/Order/place"
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectXConfig:
+    base_url: str = "https://api.topstepx.com"
+    username: str = ""
+    api_key: str = ""
+    timeout_s: float = 10.0  # every call
+    order_timeout_s: float = 10.0  # Order/place: beyond this the outcome is ambiguous
+    renew_after_s: float = 20 * 3600.0  # tokens live 24 h; renew well before
+    read_attempts: int = 4
+
+
+class GatewayError(RuntimeError):
+    """The gateway answered `success: false` (or an HTTP error) for `endpoint`."""
+
+    def __init__(self, endpoint: str, code: int | None, message: str, status: int = 200):
+        super().__init__(f"{endpoint}: errorCode={code} status={status} {message}"[:300])
+        self.endpoint, self.code, self.message, self.status = endpoint, code, message, status
+
+
+class AuthError(GatewayError):
+    """Login or renewal refused."""
+
+
+class AmbiguousOrder(RuntimeError):
+    """A placement may or may not have reached the gateway (timeout, reset, 5xx, 429)."""
+
+
+class ProjectXClient:
+    def __init__(
+        self,
+        config: ProjectXConfig,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self._http = httpx.AsyncClient(
+            base_url=config.base_url.rstrip("/"), timeout=config.timeout_s, transport=transport
+        )
+        self._clock = clock
+        self._token: str | None = None
+        self._token_at = 0.0
+        self._renewing: asyncio.Lock | None = None
+        self.all_budget = RateBudget(200, 60.0, clock)
+        self.history_budget = RateBudget(50, 30.0, clock)
+        self.logins = 0
+        self._log = structlog.get_logger("projectx")
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- auth ----------------------------------------------------------------------------
+
+    async def _lock(self) -> asyncio.Lock:
+        if self._renewing is None:
+            self._renewing = asyncio.Lock()
+        return self._renewing
+
+    async def token(self) -> str:
+        """A valid token: log in, or renew when it is older than `renew_after_s`."""
+        if self._token is not None and self._clock() - self._token_at < self.config.renew_after_s:
+            return self._token
+        return await self._refresh(self._token)
+
+    async def _refresh(self, stale: str | None) -> str:
+        """Renew once for every caller that saw `stale`; concurrent callers share it."""
+        async with await self._lock():
+            if self._token is not None and self._token != stale:
+                return self._token  # someone else renewed while we waited
+            token = await self._validate(stale) if stale else None
+            if token is None:
+                token = await self._login()
+            self._token, self._token_at = token, self._clock()
+            self._log.info("projectx_token", action="renewed" if stale else "login")
+            return token
+
+    async def _login(self) -> str:
+        body = {"userName": self.config.username, "apiKey": self.config.api_key}
+        self.logins += 1
+        answer = await self._post("/api/Auth/loginKey", body, token=None)
+        token = answer.get("token")
+        if not answer.get("success") or not isinstance(token, str) or not token:
+            raise AuthError("/api/Auth/loginKey", answer.get("errorCode"), "login refused")
+        return token
+
+    async def _validate(self, token: str) -> str | None:
+        try:
+            answer = await self._post("/api/Auth/validate", {}, token=token)
+        except (GatewayError, httpx.HTTPError):
+            return None
+        new = answer.get("newToken")
+        return new if answer.get("success") and isinstance(new, str) and new else None
+
+    # -- transport -----------------------------------------------------------------------
+
+    async def _post(self, path: str, body: dict[str, Any], token: str | None) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = await self._http.post(path, json=body, headers=headers)
+        if response.status_code >= 400:
+            raise GatewayError(path, None, response.reason_phrase, response.status_code)
+        answer = response.json()
+        if not isinstance(answer, dict):
+            raise GatewayError(path, None, "answer is not a JSON object")
+        return answer
+
+    async def read(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """An idempotent call: budget (may wait), 401 renew-once, 429/5xx retries."""
+        budget = self.history_budget if path == HISTORY_PATH else None
+        for attempt in range(1, self.config.read_attempts + 1):
+            await self.all_budget.acquire()
+            if budget is not None:
+                await budget.acquire()
+            token = await self.token()
+            try:
+                return self._checked(path, await self._post(path, body, token))
+            except GatewayError as exc:
+                if exc.status == 401 and attempt == 1:
+                    await self._refresh(token)
+                    continue
+                if exc.status in (429, 500, 502, 503, 504) and attempt < self.config.read_attempts:
+                    await asyncio.sleep(min(10.0, 0.25 * 2**attempt))
+                    continue
+                raise
+            except httpx.TransportError:
+                if attempt >= self.config.read_attempts:
+                    raise
+                await asyncio.sleep(min(10.0, 0.25 * 2**attempt))
+        raise GatewayError(path, None, "retries exhausted")
+
+    async def place(self, body: dict[str, Any]) -> int:
+        """`Order/place` once. Raises BudgetExceeded (provably unsent), GatewayError
+        (definitive refusal) or AmbiguousOrder (may have been accepted)."""
+        if not self.all_budget.try_acquire():
+            raise BudgetExceeded("local budget of 200 requests / 60 s is used up")
+        token = await self.token()
+        for attempt in (1, 2):
+            try:
+                async with asyncio.timeout(self.config.order_timeout_s):
+                    answer = await self._post(PLACE_PATH, body, token)
+            except GatewayError as exc:
+                if exc.status == 401 and attempt == 1:  # refused before processing
+                    token = await self._refresh(token)
+                    continue
+                if exc.status >= 429:
+                    raise AmbiguousOrder(f"{PLACE_PATH}: HTTP {exc.status}") from None
+                raise
+            except (TimeoutError, httpx.TransportError) as exc:
+                raise AmbiguousOrder(f"{PLACE_PATH}: {type(exc).__name__}") from None
+            checked = self._checked(PLACE_PATH, answer)
+            order_id = checked.get("orderId")
+            if not isinstance(order_id, int):
+                raise AmbiguousOrder(f"{PLACE_PATH}: success without an orderId")
+            return order_id
+        raise AmbiguousOrder(f"{PLACE_PATH}: unauthorised twice")
+
+    @staticmethod
+    def _checked(path: str, answer: dict[str, Any]) -> dict[str, Any]:
+        if answer.get("success") is not True:
+            code = answer.get("errorCode")
+            raise GatewayError(path, code if isinstance(code, int) else None,
+                               str(answer.get("errorMessage") or "success: false"))  # fmt: skip
+        return answer
+
+    # -- calls ---------------------------------------------------------------------------
+
+    async def accounts(self) -> list[dict[str, Any]]:
+        answer = await self.read("/api/Account/search", {"onlyActiveAccounts": True})
+        return list(answer.get("accounts") or [])
+
+    async def contracts(self, search: str) -> list[dict[str, Any]]:
+        answer = await self.read("/api/Contract/search", {"searchText": search, "live": False})
+        return list(answer.get("contracts") or [])
+
+    async def open_positions(self, account_id: int) -> list[dict[str, Any]]:
+        answer = await self.read("/api/Position/searchOpen", {"accountId": account_id})
+        return list(answer.get("positions") or [])
+
+    async def trades(self, account_id: int, start: str, end: str | None = None) -> list[dict]:
+        body: dict[str, Any] = {"accountId": account_id, "startTimestamp": start}
+        if end:
+            body["endTimestamp"] = end
+        return list((await self.read("/api/Trade/search", body)).get("trades") or [])
+
+    async def orders(self, account_id: int, start: str, end: str | None = None) -> list[dict]:
+        body: dict[str, Any] = {"accountId": account_id, "startTimestamp": start}
+        if end:
+            body["endTimestamp"] = end
+        return list((await self.read("/api/Order/search", body)).get("orders") or [])
