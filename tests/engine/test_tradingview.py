@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -18,7 +19,10 @@ from engine.config import EngineConfig
 from engine.indicators import Ema
 from engine.model import Bar1m, ClosedBar
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "tradingview"
+DATA = Path(
+    os.environ.get("TRADINGVIEW_DATA")  # a clone elsewhere can point at the exports
+    or Path(__file__).resolve().parents[3] / "shared" / "data" / "tradingview"
+)
 pytestmark = pytest.mark.skipif(
     not DATA.is_dir(), reason=f"TradingView exports not found at {DATA} (local validation data)"
 )
