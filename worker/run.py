@@ -1,15 +1,41 @@
-"""The live loop: warm up from history, then stream rows, decide on every close."""
+"""The live loop: warm up from history, then stream rows, decide on every close.
+
+Lifecycle: SIGTERM/SIGINT stop intake; a decision whose order call is in flight is
+allowed to finish (bounded by `DRAIN_S`; an unfinished one stays a durable `sending`
+intent, resolved by its tag at the next start); then shutdown hooks run in reverse
+(outbox flush, clients closed) and the worker exits 0. A crash in the stream is logged
+and the stream restarts with backoff; configuration errors stop the worker at start.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import signal
+from dataclasses import dataclass, field
 
 import structlog
 
 from adapters.files.timefmt import iso
 from worker.app import App
+
+DRAIN_S = 7.0  # the in-flight decision may finish within this after a stop signal
+RESTART_CAP_S = 30.0
+
+
+@dataclass
+class StreamStatus:
+    idle: asyncio.Event = field(default_factory=asyncio.Event)  # not inside on_state
+    stopping: bool = False
+
+    def __post_init__(self) -> None:
+        self.idle.set()
+
+    @property
+    def busy(self) -> bool:
+        """Inside Trader.on_state: an order call may be in flight."""
+        return not self.idle.is_set()
 
 
 async def run(app: App) -> int:
@@ -29,17 +55,16 @@ async def run(app: App) -> int:
     for hook in app.startup:  # broker login, then unresolved order intents
         await hook()
     await _warm_up(app, log)
-    streaming = asyncio.create_task(_stream(app))
+    status = StreamStatus()
+    streaming = asyncio.create_task(_supervised(app, status))
     stopping = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait({streaming, stopping}, return_when=asyncio.FIRST_COMPLETED)
     if stopping in done:
-        streaming.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await streaming
-        log.info("worker_stopping", reason="signal")
+        log.info("worker_stopping", reason="signal", order_in_flight=status.busy)
+        await _drain(streaming, status)
     else:
         stopping.cancel()
-        streaming.result()  # a crash in the stream surfaces here
+        streaming.result()
         for state in app.pipeline.flush():
             await app.trader.on_state(state)
         log.info("source_state", source=app.source.name, state="ended")
@@ -51,6 +76,16 @@ async def run(app: App) -> int:
         source=dict(getattr(app.source, "counts", {})),
     )  # fmt: skip
     return 0
+
+
+async def _drain(streaming: asyncio.Task[None], status: StreamStatus) -> None:
+    """Stop intake; give an in-flight decision (and its order call) time to finish."""
+    status.stopping = True
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(status.idle.wait(), DRAIN_S)
+    streaming.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await streaming
 
 
 async def _warm_up(app: App, log: structlog.typing.FilteringBoundLogger) -> None:
@@ -68,7 +103,25 @@ async def _warm_up(app: App, log: structlog.typing.FilteringBoundLogger) -> None
     log.info("warmup_done", rows=rows, regimes=frames, last_row=iso(last) if last else None)
 
 
-async def _stream(app: App) -> None:
+async def _supervised(app: App, status: StreamStatus) -> None:
+    """Run the stream; restart it with capped, jittered backoff when it crashes."""
+    log = structlog.get_logger("worker")
+    crashes = 0
+    while not status.stopping:
+        try:
+            await _stream(app, status)
+            return  # a finite source ran out
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # log, back off, restart the stream
+            crashes += 1
+            delay = min(RESTART_CAP_S, 0.5 * 2**crashes) * random.uniform(0.5, 1.0)  # noqa: S311
+            log.exception("task_crashed", task="stream", error=f"{type(exc).__name__}: {exc}",
+                          restart_in_s=round(delay, 2))  # fmt: skip
+            await asyncio.sleep(delay)
+
+
+async def _stream(app: App, status: StreamStatus) -> None:
     pipeline, on_state = app.pipeline, app.trader.on_state
     async for kind, payload, arrival in app.source.events():
         if kind == "row":
@@ -79,7 +132,13 @@ async def _stream(app: App) -> None:
             pipeline.resume(arrival)
             continue
         for state in states:
-            await on_state(state)
+            status.idle.clear()
+            try:
+                await on_state(state)
+            finally:
+                status.idle.set()
+        if status.stopping:
+            return
 
 
 def _install_signal_handlers(stop: asyncio.Event) -> None:
