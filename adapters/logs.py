@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections import Counter
 from collections.abc import Iterable, MutableMapping
 from typing import Any, TextIO
 
@@ -46,13 +47,31 @@ class SecretMasker:
         return event
 
 
+class EventCounter:
+    """structlog processor: counts events by name (e.g. order_placed) for /metrics."""
+
+    def __init__(self, counts: Counter[str], prefixes: tuple[str, ...] = ("order_",)) -> None:
+        self.counts = counts
+        self.prefixes = prefixes
+
+    def __call__(
+        self, _logger: object, _name: str, event: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        name = event.get("event")
+        if isinstance(name, str) and name.startswith(self.prefixes):
+            self.counts[name] += 1
+        return event
+
+
 def configure_logging(
     level: str = "INFO",
     fmt: str = "auto",
     secrets: Iterable[str] = (),
     stream: TextIO | None = None,
+    event_counts: Counter[str] | None = None,
 ) -> None:
-    """Configure structlog once. `fmt`: json | console | auto (console on a terminal)."""
+    """Configure structlog once. `fmt`: json | console | auto (console on a terminal).
+    `event_counts`, when given, counts `order_*` events as they are logged."""
     out = stream or sys.stdout
     use_console = fmt == "console" or (fmt == "auto" and out.isatty())
     renderer: Any = (
@@ -64,6 +83,7 @@ def configure_logging(
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            *([EventCounter(event_counts)] if event_counts is not None else []),
             SecretMasker(secrets),
             renderer,
         ],

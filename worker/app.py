@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from adapters.dryrun import DisabledExecutor, FlatBookContexts
 from adapters.files.csvfeed import SampleFeed
 from adapters.files.records import JsonlRecorder, NullRecorder
+from adapters.leader_gate import LeaderGate
+from adapters.lease import AdvisoryLease, StaticLease
 from adapters.logs import configure_logging
 from adapters.paper.broker import PaperBroker, PaperConfig
 from adapters.projectx.client import ProjectXClient, ProjectXConfig
@@ -25,6 +30,13 @@ from worker.settings import ConfigError, Settings
 from worker.trader import ContractSource, Executor, StaticContracts, Trader
 
 SAMPLE_ACCOUNT = "sample"
+
+
+class Lease(Protocol):
+    @property
+    def is_leader(self) -> bool: ...
+
+    async def run(self, stop: asyncio.Event) -> None: ...
 Hook = Callable[[], Awaitable[object]]
 
 
@@ -39,6 +51,8 @@ class App:
     broker: str = "none"
     startup: list[Hook] = field(default_factory=list)  # in order, before any decision
     shutdown: list[Hook] = field(default_factory=list)  # in reverse order of need
+    lease: Lease = field(default_factory=StaticLease)
+    event_counts: Counter[str] = field(default_factory=Counter)  # order_* log events
 
 
 @dataclass
@@ -61,8 +75,11 @@ def build(
     configure_logs: bool = True,
 ) -> App:
     """Wire the live worker. Tests pass fakes for any of the keyword dependencies."""
+    event_counts: Counter[str] = Counter()
     if configure_logs:
-        configure_logging(settings.log_level, settings.log_format, settings.secrets())
+        configure_logging(
+            settings.log_level, settings.log_format, settings.secrets(), event_counts=event_counts
+        )
     on_sample = source is None and not settings.supabase_url
     if source is None:
         source = (
@@ -76,14 +93,24 @@ def build(
     broker = broker or build_broker(settings)
     if broker.paper is not None:
         pipeline.minute_listeners.append(broker.paper)
+    lease = build_lease(settings)
+    executor: Executor = LeaderGate(broker.executor, lease)  # only the leader sends
     trader = Trader(
         HoldFirstDecider(settings.decision_config()), broker.accounts, broker.contexts,
-        broker.executor, recorder, broker.contracts, settings.default_trade_size,
+        executor, recorder, broker.contracts, settings.default_trade_size,
     )  # fmt: skip
     return App(
         settings, source, pipeline, trader, recorder, on_sample, settings.effective_broker,
-        broker.startup, broker.shutdown,
+        broker.startup, broker.shutdown, lease, event_counts,
     )  # fmt: skip
+
+
+def build_lease(settings: Settings) -> Lease:
+    """The advisory lock when a lease database is set; otherwise this copy leads alone."""
+    url = settings.lease_database_url
+    if url is None or not url.get_secret_value():
+        return StaticLease(is_leader=True)
+    return AdvisoryLease(url.get_secret_value(), settings.lease_name, settings.lease_poll_seconds)
 
 
 def _limits(settings: Settings) -> RiskLimits:

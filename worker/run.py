@@ -13,12 +13,17 @@ import asyncio
 import contextlib
 import random
 import signal
+import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 
 from adapters.files.timefmt import iso
+from engine.model import MarketState
 from worker.app import App
+from worker.health import HealthServer, Webhook, health_check
+from worker.metrics import LoopLagMonitor, build_registry, render
 
 DRAIN_S = 7.0  # the in-flight decision may finish within this after a stop signal
 RESTART_CAP_S = 30.0
@@ -28,6 +33,10 @@ RESTART_CAP_S = 30.0
 class StreamStatus:
     idle: asyncio.Event = field(default_factory=asyncio.Event)  # not inside on_state
     stopping: bool = False
+    task: asyncio.Task[None] | None = None
+
+    def running(self) -> bool:
+        return self.task is None or not self.task.done()
 
     def __post_init__(self) -> None:
         self.idle.set()
@@ -52,11 +61,17 @@ async def run(app: App) -> int:
     )  # fmt: skip
     stop = asyncio.Event()
     _install_signal_handlers(stop)
+    lease_stop = asyncio.Event()
+    lease_task = asyncio.create_task(app.lease.run(lease_stop))
+    monitor = LoopLagMonitor()
+    monitor.start()
+    status = StreamStatus()
+    health = await _start_health(app, status, monitor, log)
     for hook in app.startup:  # broker login, then unresolved order intents
         await hook()
     await _warm_up(app, log)
-    status = StreamStatus()
     streaming = asyncio.create_task(_supervised(app, status))
+    status.task = streaming
     stopping = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait({streaming, stopping}, return_when=asyncio.FIRST_COMPLETED)
     if stopping in done:
@@ -71,11 +86,65 @@ async def run(app: App) -> int:
     app.recorder.close()
     for hook in reversed(app.shutdown):
         await hook()
+    lease_stop.set()
+    with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+        await asyncio.wait_for(lease_task, 3)
+    if health is not None:
+        await health.stop()
+    await monitor.stop()
     log.info(
         "worker_stopped", counts=dict(app.pipeline.counts), decisions=dict(app.trader.counts),
         source=dict(getattr(app.source, "counts", {})),
     )  # fmt: skip
     return 0
+
+
+async def _start_health(
+    app: App, status: StreamStatus, monitor: LoopLagMonitor, log: Any
+) -> HealthServer | None:
+    """/healthz, /metrics and the optional webhook. A port in use is logged, not fatal:
+    trading must not depend on the health endpoint."""
+    settings = app.settings
+    registry = build_registry(app.pipeline, app.trader, app.source, app.event_counts, monitor)
+    secret = settings.webhook_secret
+    webhook = (
+        Webhook(secret.get_secret_value(), lambda payload: _on_webhook(app, payload))
+        if secret is not None and secret.get_secret_value()
+        else None
+    )
+    server = HealthServer(
+        settings.health_host,
+        settings.port if settings.port is not None else settings.health_port,
+        health_check(
+            app.source, stale_after_s=settings.stale_after_seconds, running=status.running,
+            live_grace_s=settings.reconnect_cap_seconds + 30.0,
+        ),
+        lambda: render(registry),
+        webhook=webhook,
+    )  # fmt: skip
+    try:
+        await server.start()
+    except OSError as exc:
+        log.error("health_unavailable", error=f"{type(exc).__name__}: {exc}")
+        return None
+    log.info("health_listening", host=settings.health_host, port=server.port,
+             webhook=webhook is not None)  # fmt: skip
+    return server
+
+
+async def _on_webhook(app: App, payload: dict[str, Any]) -> dict[str, Any]:
+    """The old bot's manual trigger: decide now on the current market state, through the
+    same gates and execution path (the decision instant is the current minute)."""
+    at = int(time.time()) // 60 * 60
+    answer: dict[str, Any] = {}
+    for symbol, engine in app.pipeline.engines.items():
+        state = MarketState(symbol, at, tuple(engine.frames), ())
+        plans = await app.trader.on_state(state)
+        answer[symbol] = [
+            {"account": account, "action": plan.action.value, "reason_code": plan.reason_code}
+            for account, plan in zip(app.trader.accounts, plans, strict=True)
+        ]
+    return {"at": iso(at), "decisions": answer}
 
 
 async def _drain(streaming: asyncio.Task[None], status: StreamStatus) -> None:

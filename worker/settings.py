@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     paper_stop_ticks: int = Field(40, ge=1, le=10_000, description="paper OCO stop, ticks")
     paper_target_ticks: int = Field(80, ge=1, le=10_000, description="paper OCO target, ticks")
 
+    # One active trader (PostgreSQL advisory lock over a direct connection)
+    lease_database_url: SecretStr | None = Field(
+        None, description="postgresql://... direct (session) connection; unset = one instance"
+    )
+    lease_name: str = Field("reduction-trigger", description="lock name shared by all copies")
+    lease_poll_seconds: float = Field(2.0, gt=0, le=60, description="standby retry, s")
+
     # Trading
     trading_enabled: bool = Field(False, description="false = dry run: never place an order")
     default_trade_size: int = Field(1, ge=1, le=50, description="contracts per entry")
@@ -85,6 +92,10 @@ class Settings(BaseSettings):
     market_tz: str = Field("America/Chicago", description="IANA zone of the flat window")
 
     # Observability
+    port: int | None = Field(None, ge=0, le=65535, description="PaaS convention; wins")
+    health_port: int = Field(8080, ge=0, le=65535, description="/healthz, /metrics; 0 = any")
+    health_host: str = Field("0.0.0.0", description="bind address of the health server")  # noqa: S104
+    webhook_secret: SecretStr | None = Field(None, description="enables POST /webhook")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
 
@@ -202,7 +213,9 @@ class Settings(BaseSettings):
         )
 
     def secrets(self) -> list[str]:
-        keys = (self.supabase_key, self.projectx_api_key)
+        keys = (
+            self.supabase_key, self.projectx_api_key, self.webhook_secret, self.lease_database_url
+        )
         return [k.get_secret_value() for k in keys if k is not None and k.get_secret_value()]
 
     def masked(self) -> dict[str, object]:

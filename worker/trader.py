@@ -64,8 +64,15 @@ class Trader:
         self._quiet = not log_states
         # In-memory providers (flat book, paper) need no network timeout per decision.
         self._local = bool(getattr(contexts, "local", False))
+        self._serial = asyncio.Lock()
 
     async def on_state(self, state: MarketState) -> list[ActionPlan]:
+        """Decide (and execute) for every account. Serialized: a manual trigger and a
+        bar close never interleave their context reads and orders."""
+        async with self._serial:
+            return await self._on_state(state)
+
+    async def _on_state(self, state: MarketState) -> list[ActionPlan]:
         if not self._quiet:
             self._log.info(
                 "market_state", symbol=state.symbol, at=iso(state.at),

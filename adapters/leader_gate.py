@@ -1,0 +1,47 @@
+"""Only the lease holder trades: an Executor wrapper that checks leadership per order."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Protocol
+
+import structlog
+
+from adapters.files.timefmt import iso
+from engine.execution import PlaceEntry
+from engine.model import MarketState
+
+
+class Executor(Protocol):
+    async def submit(self, entry: PlaceEntry, state: MarketState) -> None: ...
+
+
+class Lease(Protocol):
+    @property
+    def is_leader(self) -> bool: ...
+
+
+class LeaderGate:
+    """Forwards an entry only if `lease.is_leader` at submit time; a standby logs the
+    complete intent as `order_skipped` (reason "standby"), as DisabledExecutor does."""
+
+    reason = "standby"
+
+    def __init__(self, executor: Executor, lease: Lease) -> None:
+        self.executor = executor
+        self.lease = lease
+        self.skipped = 0
+        self._log = structlog.get_logger("execution")
+
+    async def submit(self, entry: PlaceEntry, state: MarketState) -> None:
+        if self.lease.is_leader:
+            await self.executor.submit(entry, state)
+            return
+        self.skipped += 1
+        intent = asdict(entry) | {"side": entry.side_name, "side_code": entry.side}
+        intent["at"] = iso(entry.at)
+        self._log.info(
+            "order_skipped", reason=self.reason,
+            message="standby: another instance holds the trading lease, order not sent",
+            order_type="market", **intent,
+        )  # fmt: skip
