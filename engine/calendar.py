@@ -36,3 +36,11 @@ def trading_day_start(t: float, tz: ZoneInfo = _CHICAGO) -> float:
     local = datetime.fromtimestamp(t, UTC).astimezone(tz)
     day = local.date() if local.hour >= _OPEN_HOUR else local.date() - timedelta(days=1)
     return datetime.combine(day, time(_OPEN_HOUR), tz).timestamp()
+
+
+def always_open(t: float) -> bool:
+    """A market that never closes (SESSION_CALENDAR=always): all silence is a fault."""
+    return True
+
+
+CALENDARS = {"cme": in_session, "always": always_open}

@@ -22,6 +22,7 @@ from adapters.projectx.intents import IntentStore
 from adapters.supabase.realtime import RealtimeConfig, RealtimeFeed
 from adapters.supabase.rest import HistoryClient, RestConfig
 from adapters.supabase.source import SourceConfig, SupabaseSource
+from engine.calendar import CALENDARS
 from engine.decide import HoldFirstDecider
 from engine.ports import BarSource, ContextProvider
 from engine.risk import RiskLimits
@@ -196,4 +197,7 @@ def supabase_source(settings: Settings) -> SupabaseSource:
         backoff_initial_s=settings.reconnect_initial_seconds,
         backoff_cap_s=settings.reconnect_cap_seconds,
     )
-    return SupabaseSource(config, history, lambda queue: RealtimeFeed(realtime, queue))
+    return SupabaseSource(
+        config, history, lambda queue: RealtimeFeed(realtime, queue),
+        session=CALENDARS[settings.session_calendar],
+    )  # fmt: skip

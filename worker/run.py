@@ -20,6 +20,7 @@ from typing import Any
 import structlog
 
 from adapters.files.timefmt import iso
+from engine.calendar import CALENDARS
 from engine.model import MarketState
 from worker.app import App
 from worker.health import HealthServer, Webhook, health_check
@@ -118,6 +119,7 @@ async def _start_health(
         health_check(
             app.source, stale_after_s=settings.stale_after_seconds, running=status.running,
             live_grace_s=settings.reconnect_cap_seconds + 30.0,
+            session=CALENDARS[settings.session_calendar],
         ),
         lambda: render(registry),
         webhook=webhook,

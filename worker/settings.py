@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     supabase_schema: str = Field("public", description="schema of the table")
     warmup_days: float = Field(5.0, gt=0, le=60, description="history replayed at start, days")
     backfill_overlap_seconds: float = Field(120.0, ge=0, le=3600, description="re-read, s")
+    session_calendar: Literal["cme", "always"] = Field(
+        "cme", description="when silence is a fault: CME Globex hours, or always"
+    )
     stale_after_seconds: float = Field(180.0, gt=0, le=3600, description="in-session silence, s")
     reconnect_initial_seconds: float = Field(1.0, gt=0, le=60, description="first backoff, s")
     reconnect_cap_seconds: float = Field(60.0, gt=0, le=3600, description="backoff cap, s")
