@@ -1,0 +1,126 @@
+"""Account state from the user hub: fold events, reconcile over REST after every
+(re)connect, log each event, and hand each closed round trip to the results outbox.
+
+Logging only: nothing here sends, modifies or cancels an order.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from adapters.files.timefmt import iso
+from adapters.projectx.client import ProjectXClient
+from adapters.projectx.events import (
+    BadPayload,
+    hub_event,
+    order_event,
+    position_event,
+    trade_event,
+)
+from adapters.supabase.outbox import OutboxDelivery
+from adapters.supabase.results import trade_result_row
+from engine.account_state import (
+    AccountEvent,
+    AccountState,
+    CloseWithoutEntry,
+    Effect,
+    OrderEvent,
+    PositionEvent,
+    RoundTripClosed,
+    RoundTripRevoked,
+    TradeEvent,
+    reconcile,
+    reduce,
+    start_day,
+)
+from engine.calendar import trading_day_start
+
+_EVENT_NAMES = {
+    AccountEvent: "account_update",
+    OrderEvent: "order_update",
+    PositionEvent: "position_update",
+    TradeEvent: "trade_fill",
+}
+
+
+class AccountTracker:
+    def __init__(
+        self,
+        client: ProjectXClient,
+        account_ids: dict[str, int],
+        results: OutboxDelivery | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client, self.results, self.clock = client, results, clock
+        day = trading_day_start(clock())
+        self.states = {aid: AccountState(aid, name, day) for name, aid in account_ids.items()}
+        self.counts: Counter[str] = Counter()
+        self._log = structlog.get_logger("accounts")
+
+    def on_event(self, target: str, payload: object) -> None:
+        """One hub event (called on the event loop)."""
+        try:
+            event = hub_event(target, payload)
+        except BadPayload as exc:
+            self.counts["bad_event"] += 1
+            self._log.warning("hub_bad_event", target=target[:64], reason=str(exc)[:200])
+            return
+        self._log.info(_EVENT_NAMES[type(event)], **_fields(event))
+        account_id = event.id if isinstance(event, AccountEvent) else event.account_id
+        state = self.states.get(account_id)
+        if state is None:
+            self.counts["other_account"] += 1
+            return
+        state = self._roll(state)
+        state, effects = reduce(state, event)
+        self.states[account_id] = state
+        self._effects(effects)
+
+    async def reconcile(self) -> None:
+        """REST snapshots for every account: events missed while disconnected."""
+        for account_id, state in list(self.states.items()):
+            state = self._roll(state)
+            start = datetime.fromtimestamp(state.day_start, UTC).isoformat()
+            positions = [position_event(p) for p in await self.client.open_positions(account_id)]
+            fills = [trade_event(t) for t in await self.client.trades(account_id, start)]
+            orders = [order_event(o) for o in await self.client.orders(account_id, start)]
+            state, effects = reconcile(state, positions, fills, orders)
+            self.states[account_id] = state
+            self._log.info("account_reconciled", account=state.account, positions=len(positions),
+                           fills=len(fills), net_pnl=state.net_pnl)  # fmt: skip
+            self._effects(effects)
+
+    def _roll(self, state: AccountState) -> AccountState:
+        day = trading_day_start(self.clock())
+        return start_day(state, day) if day > state.day_start else state
+
+    def _effects(self, effects: Iterable[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, RoundTripClosed):
+                row = trade_result_row(effect.trip)
+                self.counts["round_trips"] += 1
+                shown = ("account", "symbol", "signal", "size", "total_pnl", "entry_time",
+                         "exit_time")  # fmt: skip
+                self._log.info("trade_result", key=row["result_key"], tag=row["ai_decision_id"],
+                               **{k: row[k] for k in shown})  # fmt: skip
+                if self.results is not None:
+                    self.results.submit("trade_result", row["result_key"], row)
+            elif isinstance(effect, RoundTripRevoked):
+                self._log.warning("trade_result_revoked", key=effect.trip.key)
+            elif isinstance(effect, CloseWithoutEntry):
+                self._log.warning("close_without_entry", trade_id=effect.fill.id,
+                                  account=effect.fill.account)  # fmt: skip
+
+
+def _fields(event: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in event.__dataclass_fields__:
+        value = getattr(event, name)
+        out[name] = iso(value) if name in ("at", "created_at", "updated_at") and value else value
+    return out
