@@ -1,64 +1,32 @@
-"""Suite-wide guards: no test ever reaches beyond loopback."""
+"""Suite-wide guards: no test, and no process a test starts, reaches beyond loopback."""
 
 from __future__ import annotations
 
-import ipaddress
-import socket
+import os
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
 
 import pytest
 
 pytest_plugins = ["tests.fakes.pg_fixtures"]
 
-_real_connect = socket.socket.connect
-_real_connect_ex = socket.socket.connect_ex
-_real_getaddrinfo = socket.getaddrinfo
-_LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+_GUARD_DIR = Path(__file__).parent / "netguard"
+# Child processes (the worker under test) load tests/netguard/sitecustomize.py at start.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(_GUARD_DIR), os.environ.get("PYTHONPATH", "")) if p
+)
 
+from tests.netguard.sitecustomize import (  # noqa: E402 -- after PYTHONPATH is set
+    NetworkBlocked,
+    install,
+    uninstall,
+)
 
-class NetworkBlocked(RuntimeError):
-    pass
-
-
-def _loopback(host: object) -> bool:
-    if not isinstance(host, str):
-        return False
-    if host in _LOCAL_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
-def _check(sock: socket.socket, address: Any) -> None:
-    if sock.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address[0]):
-        raise NetworkBlocked(f"test tried to reach {address!r}: only loopback is allowed")
-
-
-def _connect(self: socket.socket, address: Any) -> None:
-    _check(self, address)
-    _real_connect(self, address)
-
-
-def _connect_ex(self: socket.socket, address: Any) -> int:
-    _check(self, address)
-    return _real_connect_ex(self, address)
-
-
-def _getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-    if host is not None and not _loopback(host if isinstance(host, str) else str(host)):
-        raise NetworkBlocked(f"test tried to resolve {host!r}: only loopback is allowed")
-    return _real_getaddrinfo(host, *args, **kwargs)
+__all__ = ["NetworkBlocked"]
 
 
 @pytest.fixture(autouse=True, scope="session")
 def _block_network() -> Iterator[None]:
-    socket.socket.connect = _connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = _connect_ex  # type: ignore[method-assign]
-    socket.getaddrinfo = _getaddrinfo
+    install()
     yield
-    socket.socket.connect = _real_connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]
-    socket.getaddrinfo = _real_getaddrinfo
+    uninstall()

@@ -21,3 +21,14 @@ def test_loopback_is_allowed() -> None:
         server.listen(1)
         with socket.create_connection(server.getsockname(), timeout=2):
             pass
+
+
+def test_worker_subprocesses_are_guarded_too() -> None:
+    import subprocess
+    import sys
+
+    code = "import socket; socket.create_connection(('93.184.216.34', 443), timeout=2)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=30, check=False)  # fmt: skip
+    assert done.returncode != 0
+    assert "NetworkBlocked" in done.stderr

@@ -83,6 +83,11 @@ def _replay_supabase(args: argparse.Namespace, settings: Settings) -> int:
     try:
         since = parse_iso(args.since or "")
         until = parse_iso(args.until) if args.until else None
+        if until is not None and until <= since:
+            raise ConfigError(
+                f"config error: --until: must be after --since ({args.since}); "
+                "example: --since 2025-06-16T00:00:00Z --until 2025-06-17T00:00:00Z"
+            )
     except ValueError:
         raise ConfigError(
             "config error: --since/--until: ISO 8601 with offset; example: 2025-06-16T00:00:00Z"

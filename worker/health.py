@@ -146,7 +146,11 @@ class HealthServer:
         if request.path == "/healthz":
             return self._health()
         if request.path == "/metrics":
-            return Response(200, self.metrics_fn(), METRICS_TYPE)
+            try:
+                return Response(200, self.metrics_fn(), METRICS_TYPE)
+            except Exception as exc:  # noqa: BLE001 -- a broken collector is a 500, logged
+                self._log.error("metrics_failed", error=f"{type(exc).__name__}: {exc}")
+                return _error(HTTPStatus.INTERNAL_SERVER_ERROR)
         return await self._webhook(request, reader)
 
     def _health(self) -> Response:

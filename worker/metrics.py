@@ -162,7 +162,7 @@ def _decisions(counts: dict[str, int]) -> Metric:
 
 
 def _source_metrics(source: Counted) -> Iterator[Metric]:
-    counts = dict(source.counts)
+    counts = dict(getattr(source, "counts", {}))
     yield _counter("source_reconnects", "Source reconnects.", counts.get("reconnects", 0))
     yield _by_label("source_states", "Source state changes by state.", "state",
                     _with_prefix(counts, "state."))  # fmt: skip

@@ -55,6 +55,13 @@ class Settings(BaseSettings):
         None, description="default: projectx when its credentials are set, else paper"
     )
     projectx_base_url: str = Field("https://api.topstepx.com", description="REST base URL")
+    projectx_user_hub_url: str = Field(
+        "https://rtc.topstepx.com/hubs/user", description="SignalR user hub (no token)"
+    )
+    hub_client: Literal["pysignalr", "signalrcore"] = Field(
+        "pysignalr", description="SignalR client library for the user hub"
+    )
+    record_decisions: bool = Field(False, description="also write trigger_decisions rows")
     projectx_username: str | None = Field(None, description="TopstepX user name")
     projectx_api_key: SecretStr | None = Field(None, description="TopstepX API key")
     account_ids: dict[str, int] = Field(
@@ -72,7 +79,7 @@ class Settings(BaseSettings):
         None, description="postgresql://... direct (session) connection; unset = one instance"
     )
     lease_name: str = Field("reduction-trigger", description="lock name shared by all copies")
-    lease_poll_seconds: float = Field(2.0, gt=0, le=60, description="standby retry, s")
+    lease_poll_seconds: float = Field(2.0, gt=0, le=15, description="standby retry, s")
 
     # Trading
     trading_enabled: bool = Field(False, description="false = dry run: never place an order")
@@ -101,6 +108,14 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(None, description="enables POST /webhook")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
+
+    @field_validator("lease_database_url")
+    @classmethod
+    def _dsn(cls, value: SecretStr | None) -> SecretStr | None:
+        text = value.get_secret_value() if value is not None else ""
+        if text and not re.fullmatch(r"postgres(ql)?://\S+", text):
+            raise ValueError("expected postgresql://user:password@host:5432/db")
+        return value
 
     @field_validator("supabase_table", "supabase_schema")
     @classmethod
@@ -149,7 +164,9 @@ class Settings(BaseSettings):
             raise ValueError(f"no such file {str(value)!r}; example: SAMPLE_FEED=export.csv")
         return value
 
-    @field_validator("supabase_url", "supabase_realtime_url")
+    @field_validator(
+        "supabase_url", "supabase_realtime_url", "projectx_base_url", "projectx_user_hub_url"
+    )
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value and not re.fullmatch(r"https?://[^\s/]+(/.*)?", value):
@@ -161,16 +178,19 @@ class Settings(BaseSettings):
         if self.effective_broker == "projectx":
             key = self.projectx_api_key
             if not self.projectx_username or key is None or not key.get_secret_value():
-                raise ValueError("BROKER=projectx needs PROJECTX_USERNAME and PROJECTX_API_KEY")
+                raise ValueError(
+                    "PROJECTX_API_KEY: BROKER=projectx needs PROJECTX_USERNAME and PROJECTX_API_KEY"
+                )
             if not self.account_ids:
                 raise ValueError(
-                    "BROKER=projectx needs ACCOUNT_<NAME>=<id>; example: ACCOUNT_MAIN=123"
+                    "ACCOUNT_<NAME>: BROKER=projectx needs at least one account id; "
+                    "example: ACCOUNT_MAIN=123456"
                 )
             unknown = [a for a in self.accounts if a not in self.account_ids]
             if unknown or not self.accounts:
                 raise ValueError(
-                    f"TRADE_ACCOUNTS must name configured ACCOUNT_* entries (unknown: {unknown}); "
-                    "example: TRADE_ACCOUNTS=main"
+                    f"TRADE_ACCOUNTS: must name configured ACCOUNT_* entries (unknown: "
+                    f"{unknown}); example: TRADE_ACCOUNTS=main"
                 )
         return self
 
@@ -178,7 +198,7 @@ class Settings(BaseSettings):
     def _pairs(self) -> Settings:
         has_key = self.supabase_key is not None and bool(self.supabase_key.get_secret_value())
         if bool(self.supabase_url) != has_key:
-            raise ValueError("SUPABASE_URL and SUPABASE_KEY go together; set both or neither")
+            raise ValueError("SUPABASE_KEY: SUPABASE_URL and SUPABASE_KEY go together; set both")
         return self
 
     # -- derived -------------------------------------------------------------------------
@@ -217,7 +237,10 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         keys = (
-            self.supabase_key, self.projectx_api_key, self.webhook_secret, self.lease_database_url
+            self.supabase_key,
+            self.projectx_api_key,
+            self.webhook_secret,
+            self.lease_database_url,
         )
         return [k.get_secret_value() for k in keys if k is not None and k.get_secret_value()]
 
@@ -244,9 +267,13 @@ def load_settings(**overrides: object) -> Settings:
         first = exc.errors()[0]
         where = "_".join(str(p) for p in first["loc"]).upper() or "settings"
         message = first["msg"].removeprefix("Value error, ")
+        named = re.match(r"([A-Z][A-Z0-9_<>]+): (.*)", message)
+        if not first["loc"] and named:  # a cross-field rule names its variable first
+            where, message = named.group(1), named.group(2)
         given = first.get("input")
-        shown = "" if where.endswith("KEY") or isinstance(given, dict) else f" (got {given!r})"
         field = Settings.model_fields.get(where.lower())
+        secret = field is not None and "SecretStr" in str(field.annotation)
+        shown = "" if secret or isinstance(given, dict) else f" (got {given!r})"
         if "example" not in message and field is not None and field.default is not None:
             message += f"; example: {where}={field.default}"
         raise ConfigError(f"config error: {where}: {message}{shown}") from None

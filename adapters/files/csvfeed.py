@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+from collections import Counter
 from collections.abc import AsyncIterator, Collection, Iterator
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,7 @@ class SampleFeed:
         rows = read_rows(path)
         cut = max(0, len(rows) - live_rows)
         self.path = path
+        self.counts: Counter[str] = Counter()  # the live sources' counters; none here
         self._history, self._live = rows[:cut], rows[cut:]
         self._speed = speed
 

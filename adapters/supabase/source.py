@@ -155,7 +155,7 @@ class SupabaseSource:
             elif kind == BAD:
                 self.counts[f"bad_frame.{value}"] += 1
                 self._log.warning("source_bad_frame", reason=value, detail=extra)
-            quiet = now - (self.last_row_at or opened)
+            quiet = now - max(self.last_row_at or opened, opened)  # this session's silence
             if stale is None and self.live and quiet >= self.config.stale_after_s:
                 stale = (
                     f"no row inside the session for {round(quiet)} s" if self.session(now) else None
