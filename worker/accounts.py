@@ -23,6 +23,7 @@ from adapters.projectx.events import (
     position_event,
     trade_event,
 )
+from adapters.signalr.parsing import HubEvent
 from adapters.supabase.outbox import OutboxDelivery
 from adapters.supabase.results import trade_result_row
 from engine.account_state import (
@@ -63,7 +64,11 @@ class AccountTracker:
         self.counts: Counter[str] = Counter()
         self._log = structlog.get_logger("accounts")
 
-    def on_event(self, target: str, payload: object) -> None:
+    def on_hub_event(self, event: HubEvent) -> None:
+        """The listener's delivery callback (on the event loop; it logged the event)."""
+        self.on_event(event.target, event.payload, logged=True)
+
+    def on_event(self, target: str, payload: object, logged: bool = False) -> None:
         """One hub event (called on the event loop)."""
         try:
             event = hub_event(target, payload)
@@ -71,7 +76,8 @@ class AccountTracker:
             self.counts["bad_event"] += 1
             self._log.warning("hub_bad_event", target=target[:64], reason=str(exc)[:200])
             return
-        self._log.info(_EVENT_NAMES[type(event)], **_fields(event))
+        if not logged:
+            self._log.info(_EVENT_NAMES[type(event)], **_fields(event))
         account_id = event.id if isinstance(event, AccountEvent) else event.account_id
         state = self.states.get(account_id)
         if state is None:

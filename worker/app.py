@@ -19,6 +19,7 @@ from adapters.projectx.client import ProjectXClient, ProjectXConfig
 from adapters.projectx.context import ContractResolver, ProjectXContexts
 from adapters.projectx.execution import ProjectXExecutor
 from adapters.projectx.intents import IntentStore
+from adapters.supabase.outbox import OutboxDelivery
 from adapters.supabase.realtime import RealtimeConfig, RealtimeFeed
 from adapters.supabase.rest import HistoryClient, RestConfig
 from adapters.supabase.source import SourceConfig, SupabaseSource
@@ -29,6 +30,12 @@ from engine.risk import RiskLimits
 from worker.pipeline import Pipeline, Recorder
 from worker.settings import ConfigError, Settings
 from worker.trader import ContractSource, Executor, StaticContracts, Trader
+from worker.userhub import (
+    DecisionRecorder,
+    build_user_hub,
+    delivery_hooks,
+    results_delivery,
+)
 
 SAMPLE_ACCOUNT = "sample"
 
@@ -38,6 +45,8 @@ class Lease(Protocol):
     def is_leader(self) -> bool: ...
 
     async def run(self, stop: asyncio.Event) -> None: ...
+
+
 Hook = Callable[[], Awaitable[object]]
 
 
@@ -90,8 +99,16 @@ def build(
         )
     if recorder is None:
         recorder = JsonlRecorder(settings.out_dir) if settings.out_dir else NullRecorder()
+    wanted = settings.record_decisions or settings.effective_broker == "projectx"
+    delivery = results_delivery(settings) if wanted else None  # trade results, decisions
+    hooks: tuple[list[Hook], list[Hook]] = ([], [])
+    if delivery is not None:
+        start, stop = delivery_hooks(delivery)
+        hooks = ([start], [stop])
+        if settings.record_decisions:
+            recorder = DecisionRecorder(recorder, delivery)
     pipeline = Pipeline(settings.symbol_list, settings.engine_config(), recorder)
-    broker = broker or build_broker(settings)
+    broker = broker or build_broker(settings, delivery)
     if broker.paper is not None:
         pipeline.minute_listeners.append(broker.paper)
     lease = build_lease(settings)
@@ -102,7 +119,7 @@ def build(
     )  # fmt: skip
     return App(
         settings, source, pipeline, trader, recorder, on_sample, settings.effective_broker,
-        broker.startup, broker.shutdown, lease, event_counts,
+        [*hooks[0], *broker.startup], [*hooks[1], *broker.shutdown], lease, event_counts,
     )  # fmt: skip
 
 
@@ -120,7 +137,7 @@ def _limits(settings: Settings) -> RiskLimits:
     )
 
 
-def build_broker(settings: Settings) -> Broker:
+def build_broker(settings: Settings, delivery: OutboxDelivery | None = None) -> Broker:
     """Dry run and paper are adapters chosen here, never branches inside the engine."""
     kind = settings.effective_broker
     static = StaticContracts({s: settings.override_contract_id or s for s in settings.symbol_list})
@@ -137,10 +154,10 @@ def build_broker(settings: Settings) -> Broker:
         reason = "trading disabled" if not settings.trading_enabled else "paper broker"
         executor = DisabledExecutor(reason, forward=paper)
         return Broker(paper, executor, static, settings.accounts or (SAMPLE_ACCOUNT,), paper=paper)
-    return projectx_broker(settings)
+    return projectx_broker(settings, delivery)
 
 
-def projectx_broker(settings: Settings) -> Broker:
+def projectx_broker(settings: Settings, delivery: OutboxDelivery | None) -> Broker:
     key = settings.projectx_api_key
     if not settings.projectx_username or key is None:  # validated in Settings already
         raise ConfigError("config error: PROJECTX_API_KEY: BROKER=projectx needs credentials")
@@ -162,6 +179,9 @@ def projectx_broker(settings: Settings) -> Broker:
     else:
         executor = DisabledExecutor()
         shutdown = [client.aclose]
+    hub = build_user_hub(settings, client, ids, delivery)
+    startup += hub.startup  # after login and intents: listener, results delivery
+    shutdown += hub.shutdown  # run in reverse: listener stops, then results flush
     return Broker(contexts, executor, resolver, settings.accounts, startup, shutdown)
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import psycopg
 from dotenv import dotenv_values
+from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -113,8 +115,14 @@ class Settings(BaseSettings):
     @classmethod
     def _dsn(cls, value: SecretStr | None) -> SecretStr | None:
         text = value.get_secret_value() if value is not None else ""
-        if text and not re.fullmatch(r"postgres(ql)?://\S+", text):
-            raise ValueError("expected postgresql://user:password@host:5432/db")
+        if text:
+            try:
+                parsed = conninfo_to_dict(text)
+            except psycopg.ProgrammingError:
+                parsed = {}
+            if not parsed or not (text.startswith(("postgres://", "postgresql://")) or "=" in text):
+                # Never echo the text: it holds a password.
+                raise ValueError("expected postgresql://user:password@host:5432/db")
         return value
 
     @field_validator("supabase_table", "supabase_schema")
@@ -198,7 +206,8 @@ class Settings(BaseSettings):
     def _pairs(self) -> Settings:
         has_key = self.supabase_key is not None and bool(self.supabase_key.get_secret_value())
         if bool(self.supabase_url) != has_key:
-            raise ValueError("SUPABASE_KEY: SUPABASE_URL and SUPABASE_KEY go together; set both")
+            missing = "SUPABASE_KEY" if self.supabase_url else "SUPABASE_URL"
+            raise ValueError(f"{missing}: SUPABASE_URL and SUPABASE_KEY go together; set both")
         return self
 
     # -- derived -------------------------------------------------------------------------

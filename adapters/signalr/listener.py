@@ -1,0 +1,238 @@
+"""The ProjectX user-hub listener: logging only, no order management.
+
+For every (re)connect it asks `token_provider` for the newest token, builds a NEW
+`HubConnection` (a rotated token needs a new connection with both clients), connects with
+`?access_token=` and negotiation skipped, and invokes SubscribeAccounts and, per account,
+SubscribeOrders, SubscribePositions, SubscribeTrades — the only things it ever sends.
+A connection ends when the adapter reports it closed (socket closed, server Close
+message, failed ping) or when nothing at all (server pings included) arrived for
+`keepalive_s` (the watchdog). Then it reconnects with jittered, capped exponential
+backoff, forever. Pushes become `HubEvent`s, are logged (`account_update`,
+`order_update`, `position_update`, `trade_fill`) and handed to `deliver` on the event
+loop thread; malformed frames and unknown targets are logged (`hub_bad_frame`) and
+counted, and the listener keeps running. The token is never logged, nor any URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import structlog
+
+from adapters.signalr.parsing import LOG_EVENT, BadPush, HubEvent, log_fields, parse_push
+from adapters.signalr.port import AdapterFactory, HubConnection, HubUnauthorized
+
+TokenProvider = Callable[[], Awaitable[str]]
+PER_ACCOUNT = ("SubscribeOrders", "SubscribePositions", "SubscribeTrades")
+_TOKEN_IN_TEXT = re.compile(r"(access_token=)[^&\s'\"]+", re.I)
+STOP_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerConfig:
+    url: str  # the user hub without a token, e.g. https://rtc.topstepx.com/hubs/user
+    account_ids: tuple[int, ...]
+    keepalive_s: float = 30.0  # silence (no frame at all) that means a dead connection
+    connect_timeout_s: float = 10.0  # token + upgrade + SignalR handshake
+    invoke_timeout_s: float = 10.0  # each Subscribe* until its Completion
+    backoff_initial_s: float = 1.0  # first reconnect delay (jittered down to half)
+    backoff_cap_s: float = 60.0
+
+
+def subscriptions(account_ids: tuple[int, ...]) -> list[tuple[str, list[Any]]]:
+    """Every invocation the listener sends after a (re)connect, in order."""
+    calls: list[tuple[str, list[Any]]] = [("SubscribeAccounts", [])]
+    calls += [(method, [account]) for account in account_ids for method in PER_ACCOUNT]
+    return calls
+
+
+def with_token(url: str, token: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}access_token={quote(token, safe='')}"
+
+
+def backoff_delay(attempt: int, initial_s: float, cap_s: float) -> float:
+    """Delay before reconnect `attempt` (1, 2, ...): doubling, capped, jittered to 50-100 %."""
+    delay = min(cap_s, initial_s * 2.0 ** min(attempt - 1, 30))
+    return delay * random.uniform(0.5, 1.0)  # noqa: S311 -- jitter, not cryptography
+
+
+class UserHubListener:
+    def __init__(
+        self,
+        config: ListenerConfig,
+        adapter_factory: AdapterFactory,
+        token_provider: TokenProvider,
+        deliver: Callable[[HubEvent], None],
+        clock: Callable[[], float] = time.time,
+        on_subscribed: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.config = config
+        # After every (re)subscribe, e.g. reconcile state from REST: events missed while
+        # disconnected are not replayed by the hub.
+        self.on_subscribed = on_subscribed
+        self.adapter_factory = adapter_factory
+        self.token_provider = token_provider
+        self.deliver = deliver  # called on the event loop thread, in arrival order
+        self.clock = clock
+        self.counts: Counter[str] = Counter()
+        self.state = "new"
+        self._task: asyncio.Task[None] | None = None
+        self._log = structlog.get_logger("user_hub")
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="user-hub-listener")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._state("stopped")
+
+    async def run(self) -> None:
+        """Connect, subscribe, listen; reconnect forever. Cancel to stop."""
+        attempt = 0
+        while True:
+            subscribed, reason = await self._connection()
+            attempt = 1 if subscribed else attempt + 1
+            self.counts["reconnects"] += 1
+            delay = backoff_delay(attempt, self.config.backoff_initial_s, self.config.backoff_cap_s)
+            self._state("reconnecting", attempt=attempt, delay_s=round(delay, 3), reason=reason)
+            await asyncio.sleep(delay)
+
+    async def _connection(self) -> tuple[bool, str]:
+        """One connection from token to end; returns (subscribed, why it ended)."""
+        config, session = self.config, _Session(self)
+        adapter = self.adapter_factory(session)
+        client = getattr(adapter, "name", type(adapter).__name__)
+        subscribed = False
+        try:
+            token = await asyncio.wait_for(self.token_provider(), config.connect_timeout_s)
+            self._state("connecting", client=client)
+            await asyncio.wait_for(adapter.start(with_token(config.url, token)),
+                                   config.connect_timeout_s)  # fmt: skip
+            session.touch()
+            self._state("connected", client=client)
+            await self._subscribe(adapter)
+            subscribed = True
+            self.counts["subscribed"] += 1
+            self._state("subscribed", client=client, accounts=list(config.account_ids))
+            if self.on_subscribed is not None:
+                try:
+                    await self.on_subscribed()
+                except Exception as exc:  # noqa: BLE001 -- a failed reconcile must not end the hub
+                    self._log.warning("hub_reconcile_failed", error=f"{type(exc).__name__}: {exc}")
+            reason = await session.ended(config.keepalive_s)
+        except HubUnauthorized as exc:
+            self.counts["unauthorized"] += 1
+            reason = f"unauthorized: {exc}"
+        except TimeoutError:
+            reason = "timed out"
+        except Exception as exc:  # noqa: BLE001 -- any failure: log, back off, new connection
+            reason = f"{type(exc).__name__}: {str(exc)[:200]}"
+        finally:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(adapter.stop(), STOP_TIMEOUT_S)
+        # A library's error text may quote the URL: never let the token reach a log line.
+        reason = _TOKEN_IN_TEXT.sub(r"\1***", reason)
+        self._state("closed", client=client, reason=reason)
+        return subscribed, reason
+
+    async def _subscribe(self, adapter: HubConnection) -> None:
+        for target, arguments in subscriptions(self.config.account_ids):
+            await asyncio.wait_for(adapter.invoke(target, arguments), self.config.invoke_timeout_s)
+            self.counts[f"invoked.{target}"] += 1
+
+    def on_push(self, target: str, arguments: list[Any]) -> None:
+        result = parse_push(target, arguments, self.clock())
+        if isinstance(result, BadPush):
+            self.on_bad_frame(result.reason, result.detail)
+            return
+        self.counts[f"event.{result.kind}"] += 1
+        self._log.info(LOG_EVENT[result.kind], **log_fields(result))
+        try:
+            self.deliver(result)
+        except Exception:  # noqa: BLE001 -- a consumer bug must not end the listener
+            self.counts["deliver_failed"] += 1
+            self._log.exception("hub_deliver_failed", kind=result.kind)
+
+    def on_bad_frame(self, reason: str, detail: str) -> None:
+        self.counts["bad_frame"] += 1
+        self.counts[f"bad_frame.{reason}"] += 1
+        self._log.warning("hub_bad_frame", reason=reason, detail=detail)
+
+    def on_foreign_thread(self, call: str) -> None:
+        self.counts["foreign_thread"] += 1
+        self._log.error("hub_foreign_thread", call=call)
+
+    def _state(self, state: str, **fields: Any) -> None:
+        self.state = state
+        self.counts[f"state.{state}"] += 1
+        self._log.info("hub_state", state=state, **fields)
+
+
+class _Session:
+    """The HubSink of one connection. Adapters call it on the loop thread; a call from any
+    other thread is re-posted to the loop (never run there), then counted and logged."""
+
+    def __init__(self, listener: UserHubListener) -> None:
+        self._listener = listener
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._ended = asyncio.Event()
+        self.last_frame = self._loop.time()
+        self.reason: str | None = None
+
+    def touch(self) -> None:
+        self.last_frame = self._loop.time()
+
+    def message(self, target: str, arguments: list[Any]) -> None:
+        if self._foreign(self.message, target, arguments):
+            return
+        self.touch()
+        self._listener.on_push(target, arguments)
+
+    def alive(self) -> None:
+        if not self._foreign(self.alive):
+            self.touch()
+
+    def bad_frame(self, reason: str, detail: str) -> None:
+        if not self._foreign(self.bad_frame, reason, detail):
+            self._listener.on_bad_frame(reason, detail)
+
+    def closed(self, reason: str) -> None:
+        if not self._foreign(self.closed, reason) and self.reason is None:
+            self.reason = reason
+            self._ended.set()
+
+    async def ended(self, keepalive_s: float) -> str:
+        """Wait until the connection is closed or silent for keepalive_s; say why."""
+        while True:
+            remaining = self.last_frame + keepalive_s - self._loop.time()
+            if remaining <= 0:
+                self._listener.counts["watchdog"] += 1
+                return f"silent for {keepalive_s} s"
+            try:
+                await asyncio.wait_for(self._ended.wait(), remaining)
+            except TimeoutError:
+                continue
+            return self.reason or "closed"
+
+    def _foreign(self, fn: Callable[..., None], *args: Any) -> bool:
+        if threading.get_ident() == self._loop_thread:
+            return False
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is listening
+            self._loop.call_soon_threadsafe(self._listener.on_foreign_thread, fn.__name__)
+            self._loop.call_soon_threadsafe(fn, *args)
+        return True
