@@ -37,9 +37,17 @@ class ProjectXConfig:
 class GatewayError(RuntimeError):
     """The gateway answered `success: false` (or an HTTP error) for `endpoint`."""
 
-    def __init__(self, endpoint: str, code: int | None, message: str, status: int = 200):
+    def __init__(
+        self,
+        endpoint: str,
+        code: int | None,
+        message: str,
+        status: int = 200,
+        retry_after_s: float | None = None,
+    ):
         super().__init__(f"{endpoint}: errorCode={code} status={status} {message}"[:300])
         self.endpoint, self.code, self.message, self.status = endpoint, code, message, status
+        self.retry_after_s = retry_after_s  # from a 429's Retry-After header
 
 
 class AuthError(GatewayError):
@@ -121,7 +129,8 @@ class ProjectXClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         response = await self._http.post(path, json=body, headers=headers)
         if response.status_code >= 400:
-            raise GatewayError(path, None, response.reason_phrase, response.status_code)
+            raise GatewayError(path, None, response.reason_phrase, response.status_code,
+                               _retry_after(response.headers.get("Retry-After")))  # fmt: skip
         answer = response.json()
         if not isinstance(answer, dict):
             raise GatewayError(path, None, "answer is not a JSON object")
@@ -142,7 +151,10 @@ class ProjectXClient:
                     await self._refresh(token)
                     continue
                 if exc.status in (429, 500, 502, 503, 504) and attempt < self.config.read_attempts:
-                    await asyncio.sleep(min(10.0, 0.25 * 2**attempt))
+                    wait = exc.retry_after_s if exc.retry_after_s is not None else 0.25 * 2**attempt
+                    self._log.warning("projectx_retry", endpoint=path, status=exc.status,
+                                      wait_s=round(min(wait, 60.0), 3))  # fmt: skip
+                    await asyncio.sleep(min(wait, 60.0))  # honour Retry-After (capped)
                     continue
                 raise
             except httpx.TransportError:
@@ -210,3 +222,11 @@ class ProjectXClient:
         if end:
             body["endTimestamp"] = end
         return list((await self.read("/api/Order/search", body)).get("orders") or [])
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds form); None when absent or odd."""
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None

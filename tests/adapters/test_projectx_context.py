@@ -21,7 +21,7 @@ from engine.calendar import trading_day_start
 from engine.config import DecisionConfig
 from engine.decide import HoldFirstDecider
 from engine.execution import PlaceEntry
-from engine.model import ClosedBar, MarketState
+from engine.model import ClosedBar, MarketState, PositionContext
 from engine.risk import RiskLimits
 from tests.fakes.projectx_gateway import FakeProjectX
 from worker.pipeline import Recorder  # noqa: F401 -- the protocol the null recorder satisfies
@@ -179,3 +179,45 @@ async def test_no_secret_in_logs_or_errors(gateway: FakeProjectX, tmp_path: Path
     assert tokens
     for secret in (SENTINEL_KEY, *tokens):
         assert secret not in text
+
+
+async def test_reads_honour_retry_after_and_money_calls_never_retry(
+    gateway: FakeProjectX,
+) -> None:
+    client = _client(gateway)
+    await client.token()
+    gateway.rate_limit_next(1, retry_after=1, path="Account/search")
+    started = time.monotonic()
+    assert await client.accounts()
+    assert time.monotonic() - started >= 1.0  # waited as told
+    assert len(gateway.calls("Account/search")) == 2
+    await client.aclose()
+
+
+async def test_one_accounts_failure_never_blocks_another(gateway: FakeProjectX) -> None:
+    class Flaky:
+        local = True
+
+        async def context(self, account: str, symbol: str) -> PositionContext | None:
+            if account == "broken":
+                raise RuntimeError("context service down")
+            return PositionContext(account)
+
+    class Recording:
+        def __init__(self) -> None:
+            self.accounts: list[str] = []
+
+        async def submit(self, entry: PlaceEntry, state: MarketState) -> None:
+            if entry.account == "explodes":
+                raise RuntimeError("executor bug")
+            self.accounts.append(entry.account)
+
+    executor = Recording()
+    trader = Trader(HoldFirstDecider(DecisionConfig()), ("broken", "explodes", "good"), Flaky(),
+                    executor, NullRecorder(), StaticContracts())  # fmt: skip
+    with structlog.testing.capture_logs() as logs:
+        plans = await trader.on_state(_state())
+    assert [p.reason_code for p in plans] == ["no_position_context", "aligned_uptrend",
+                                              "aligned_uptrend"]  # fmt: skip
+    assert executor.accounts == ["good"]
+    assert {e["event"] for e in logs} >= {"context_failed", "order_failed"}
