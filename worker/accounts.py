@@ -89,13 +89,17 @@ class AccountTracker:
         self._effects(effects)
 
     async def reconcile(self) -> None:
-        """REST snapshots for every account: events missed while disconnected."""
-        for account_id, state in list(self.states.items()):
-            state = self._roll(state)
-            start = datetime.fromtimestamp(state.day_start, UTC).isoformat()
+        """REST snapshots for every account: events missed while disconnected.
+
+        The snapshots are fetched first; the state is read and replaced afterwards with
+        no await in between, so hub events folded meanwhile are never overwritten."""
+        for account_id in list(self.states):
+            start = datetime.fromtimestamp(self._roll(self.states[account_id]).day_start, UTC)
+            since = start.isoformat()
             positions = [position_event(p) for p in await self.client.open_positions(account_id)]
-            fills = [trade_event(t) for t in await self.client.trades(account_id, start)]
-            orders = [order_event(o) for o in await self.client.orders(account_id, start)]
+            fills = [trade_event(t) for t in await self.client.trades(account_id, since)]
+            orders = [order_event(o) for o in await self.client.orders(account_id, since)]
+            state = self._roll(self.states[account_id])
             state, effects = reconcile(state, positions, fills, orders)
             self.states[account_id] = state
             self._log.info("account_reconciled", account=state.account, positions=len(positions),

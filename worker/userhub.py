@@ -47,7 +47,7 @@ def build_user_hub(
     listener = UserHubListener(
         ListenerConfig(settings.projectx_user_hub_url, tuple(ids.values())),
         adapter_factory(settings.hub_client),
-        client.token,
+        hub_token(client),
         tracker.on_hub_event,
         on_subscribed=tracker.reconcile,  # events missed while disconnected: from REST
     )
@@ -55,6 +55,17 @@ def build_user_hub(
     hub.startup.append(listener.start)
     hub.shutdown.append(listener.stop)
     return hub
+
+
+def hub_token(client: ProjectXClient) -> Callable[[], Awaitable[str]]:
+    """The newest token for a hub (re)connect: one cheap REST read first, so a token the
+    gateway stopped accepting (401) is renewed before the hub would refuse it."""
+
+    async def provide() -> str:
+        await client.accounts()
+        return await client.token()
+
+    return provide
 
 
 def delivery_hooks(delivery: OutboxDelivery) -> tuple[Hook, Hook]:
