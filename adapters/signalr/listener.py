@@ -94,16 +94,21 @@ class UserHubListener:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
+        # Python 3.11's wait_for (in the libraries too) can swallow a cancellation that
+        # races a completion: cancel again until the task is really gone, leaving each
+        # round time for the adapter's own stop.
+        while task is not None and not task.done():
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait({task}, timeout=STOP_TIMEOUT_S + 1)
         self._state("stopped")
 
     async def run(self) -> None:
         """Connect, subscribe, listen; reconnect forever. Cancel to stop."""
         attempt = 0
+        me = asyncio.current_task()
         while True:
+            if me is not None and me.cancelling():  # a cancellation swallowed on the way
+                raise asyncio.CancelledError
             subscribed, reason = await self._connection()
             attempt = 1 if subscribed else attempt + 1
             self.counts["reconnects"] += 1
@@ -118,10 +123,10 @@ class UserHubListener:
         client = getattr(adapter, "name", type(adapter).__name__)
         subscribed = False
         try:
-            token = await asyncio.wait_for(self.token_provider(), config.connect_timeout_s)
-            self._state("connecting", client=client)
-            await asyncio.wait_for(adapter.start(with_token(config.url, token)),
-                                   config.connect_timeout_s)  # fmt: skip
+            async with asyncio.timeout(config.connect_timeout_s):
+                token = await self.token_provider()
+                self._state("connecting", client=client)
+                await adapter.start(with_token(config.url, token))
             session.touch()
             self._state("connected", client=client)
             await self._subscribe(adapter)
@@ -130,7 +135,8 @@ class UserHubListener:
             self._state("subscribed", client=client, accounts=list(config.account_ids))
             if self.on_subscribed is not None:
                 try:
-                    await self.on_subscribed()
+                    async with asyncio.timeout(config.invoke_timeout_s * 3):  # never stall
+                        await self.on_subscribed()
                 except Exception as exc:  # noqa: BLE001 -- a failed reconcile must not end the hub
                     self._log.warning("hub_reconcile_failed", error=f"{type(exc).__name__}: {exc}")
             reason = await session.ended(config.keepalive_s)
@@ -143,7 +149,8 @@ class UserHubListener:
             reason = f"{type(exc).__name__}: {str(exc)[:200]}"
         finally:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(adapter.stop(), STOP_TIMEOUT_S)
+                async with asyncio.timeout(STOP_TIMEOUT_S):
+                    await adapter.stop()
         # A library's error text may quote the URL: never let the token reach a log line.
         reason = _TOKEN_IN_TEXT.sub(r"\1***", reason)
         self._state("closed", client=client, reason=reason)
@@ -151,7 +158,8 @@ class UserHubListener:
 
     async def _subscribe(self, adapter: HubConnection) -> None:
         for target, arguments in subscriptions(self.config.account_ids):
-            await asyncio.wait_for(adapter.invoke(target, arguments), self.config.invoke_timeout_s)
+            async with asyncio.timeout(self.config.invoke_timeout_s):
+                await adapter.invoke(target, arguments)
             self.counts[f"invoked.{target}"] += 1
 
     def on_push(self, target: str, arguments: list[Any]) -> None:
@@ -224,7 +232,8 @@ class _Session:
                 self._listener.counts["watchdog"] += 1
                 return f"silent for {keepalive_s} s"
             try:
-                await asyncio.wait_for(self._ended.wait(), remaining)
+                async with asyncio.timeout(remaining):
+                    await self._ended.wait()
             except TimeoutError:
                 continue
             return self.reason or "closed"

@@ -42,6 +42,7 @@ from adapters.signalr.port import HubError, HubSink, HubUnauthorized, Invocation
 
 T = TypeVar("T")
 STOP_TIMEOUT_S = 5.0
+HANDSHAKE_GRACE_S = 1.0
 
 
 class SignalrcoreConnection:
@@ -56,6 +57,7 @@ class SignalrcoreConnection:
         self._pending: dict[str, asyncio.Future[None]] = {}
         self._keepalive: asyncio.Task[None] | None = None
         self._bridge: ThreadBridge | None = None
+        self._socket_up = False  # set by the start thread once the upgrade succeeded
         self._stopped = False
         self._log = structlog.get_logger("signalr")
 
@@ -73,8 +75,13 @@ class SignalrcoreConnection:
         hub.on_close(lambda: bridge.closed("socket closed"))
         hub.on_error(lambda m: bridge.post(self._complete, m.invocation_id, str(m.error)))
         self._hub = hub
+
+        def start_hub() -> None:
+            hub.start()
+            self._socket_up = True
+
         try:
-            await in_daemon_thread(hub.start, "signalrcore-start")
+            await in_daemon_thread(start_hub, "signalrcore-start")
         except Exception as exc:  # noqa: BLE001 -- translated into the port's errors
             raise _start_error(exc) from None
         await self._opened
@@ -115,10 +122,14 @@ class SignalrcoreConnection:
         hub, self._hub = self._hub, None
         if hub is None:
             return
+        opened = self._opened
+        if self._socket_up and opened is not None and not opened.done():
+            # Its receive thread sends the handshake from on_open, outside any try: a
+            # socket closed under it there dies with an unhandled exception. Let it finish.
+            await asyncio.wait({opened}, timeout=HANDSHAKE_GRACE_S)
         try:
-            await asyncio.wait_for(
-                in_daemon_thread(lambda: _close(hub), "signalrcore-stop"), STOP_TIMEOUT_S
-            )
+            async with asyncio.timeout(STOP_TIMEOUT_S):
+                await in_daemon_thread(lambda: _close(hub), "signalrcore-stop")
         except Exception as exc:  # noqa: BLE001 -- stop never raises; a stuck thread is abandoned
             self._log.debug("signalr_stop_failed", client=self.name, error=repr(exc))
 

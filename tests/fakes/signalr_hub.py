@@ -30,19 +30,16 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from tests.fakes import signalr_wire as wire
+from tests.fakes.signalr_http import MUTED, NegotiatingConnection, path_and_token
 from tests.fakes.signalr_session import Invocation, Session
 
 TokenCheck = Callable[[str], bool]
 _log = logging.getLogger("tests.fakes.signalr_hub")
-# websockets logs an answered negotiate request or an abandoned upgrade as a failed
-# opening handshake: those connections log here instead, which is muted.
-_MUTED = logging.Logger("tests.fakes.signalr_hub.negotiate", logging.CRITICAL + 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +203,7 @@ class FakeUserHub:
     # ----- HTTP
 
     def _connection(self, *args: Any, **kwargs: Any) -> ServerConnection:
-        return _NegotiatingConnection(self, *args, **kwargs)
+        return NegotiatingConnection(self, *args, **kwargs)
 
     def track(self, transport: Any) -> None:
         self._transports = [t for t in self._transports if not t.is_closing()]
@@ -215,11 +212,11 @@ class FakeUserHub:
     async def _process_request(
         self, connection: ServerConnection, request: Request
     ) -> Response | None:
-        path, token = _path_and_token(request.path, request.headers.get("Authorization"))
+        path, token = path_and_token(request.path, request.headers.get("Authorization"))
         if self.hang_upgrades:
             self.attempts.append(Attempt(path, token, 0))
             await connection.wait_closed()  # until the client gives up or the hub stops
-            connection.logger = _MUTED  # websockets would log the abandoned handshake
+            connection.logger = MUTED  # websockets would log the abandoned handshake
         if path != wire.PATH:
             status, response = HTTPStatus.NOT_FOUND, connection.respond(404, "Not Found\n")
         elif not self.valid(token):
@@ -231,7 +228,7 @@ class FakeUserHub:
         return response
 
     def negotiate(self, target: str, authorization: str | None) -> tuple[int, bytes]:
-        path, token = _path_and_token(target, authorization)
+        path, token = path_and_token(target, authorization)
         if path != wire.NEGOTIATE_PATH:
             status, body = HTTPStatus.NOT_FOUND, b""
         elif not self.valid(token):
@@ -243,7 +240,7 @@ class FakeUserHub:
 
     async def _handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
-        _, token = _path_and_token(ws.request.path, ws.request.headers.get("Authorization"))
+        _, token = path_and_token(ws.request.path, ws.request.headers.get("Authorization"))
         session = Session(self, next(self._numbers), ws, token)
         self.sessions.append(session)
         task = asyncio.current_task()
@@ -253,51 +250,3 @@ class FakeUserHub:
             await session.run()
         finally:
             self._tasks.discard(task)  # type: ignore[arg-type]
-
-
-def _path_and_token(target: str, authorization: str | None) -> tuple[str, str | None]:
-    parts = urlsplit(target)
-    token = parse_qs(parts.query).get("access_token", [None])[0]
-    if token is None and authorization and authorization.startswith("Bearer "):
-        token = authorization.removeprefix("Bearer ")
-    return parts.path, token
-
-
-class _NegotiatingConnection(ServerConnection):
-    """websockets parses only GET; a `POST .../negotiate` is answered here, before it."""
-
-    def __init__(self, hub: FakeUserHub, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._hub = hub
-        self._head: bytes | None = b""  # None once the request is known to be a GET
-
-    def connection_made(self, transport: Any) -> None:
-        super().connection_made(transport)
-        self._hub.track(transport)
-
-    def data_received(self, data: bytes) -> None:
-        if self._head is None:
-            super().data_received(data)
-            return
-        self._head += data
-        if not b"POST".startswith(self._head[:4]):
-            head, self._head = self._head, None
-            super().data_received(head)
-        elif b"\r\n\r\n" in self._head:
-            self._answer_negotiate(self._head)
-
-    def _answer_negotiate(self, head: bytes) -> None:
-        lines = head.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
-        target = lines[0].split(" ")[1] if len(lines[0].split(" ")) > 1 else ""
-        headers = dict(
-            (k.strip().lower(), v.strip()) for k, _, v in (x.partition(":") for x in lines[1:])
-        )
-        status, body = self._hub.negotiate(target, headers.get("authorization"))
-        self.logger = _MUTED
-        reason = HTTPStatus(status).phrase
-        self.transport.write(
-            f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
-            + body
-        )
-        self.transport.close()
