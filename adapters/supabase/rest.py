@@ -21,6 +21,7 @@ from tenacity import (
 )
 
 from adapters.files.timefmt import iso
+from adapters.supabase.http import postgrest_client
 
 COLUMNS = "id,ts,symbol,timeframe,o,h,l,c,v"
 
@@ -52,14 +53,8 @@ class HistoryClient:
 
     def __init__(self, config: RestConfig, transport: httpx.AsyncBaseTransport | None = None):
         self.config = config
-        headers = {"apikey": config.key, "Authorization": f"Bearer {config.key}"}
-        if config.schema != "public":
-            headers["Accept-Profile"] = config.schema
-        self._http = httpx.AsyncClient(
-            base_url=f"{config.url.rstrip('/')}/rest/v1",
-            headers=headers,
-            timeout=config.timeout_s,
-            transport=transport,
+        self._http = postgrest_client(
+            config.url, config.key, config.schema, timeout_s=config.timeout_s, transport=transport
         )
         self._log = structlog.get_logger("history")
 

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from adapters.files.timefmt import iso
+from adapters.supabase.http import postgrest_client
 from adapters.supabase.outbox import RowRejected
 from engine.round_trips import Leg, RoundTrip
 
@@ -52,15 +53,10 @@ class PostgrestWriter:
         tables: Mapping[str, tuple[str, str]] = TABLES,
     ) -> None:
         self.config, self.tables = config, tables
-        headers = {"apikey": config.key, "Authorization": f"Bearer {config.key}"}
-        if config.schema != "public":
-            headers["Content-Profile"] = config.schema
-        self._http = httpx.AsyncClient(
-            base_url=f"{config.url.rstrip('/')}/rest/v1",
-            headers=headers,
-            timeout=config.timeout_s,
+        self._http = postgrest_client(
+            config.url, config.key, config.schema, timeout_s=config.timeout_s, writes=True,
             transport=transport,
-        )
+        )  # fmt: skip
 
     async def aclose(self) -> None:
         await self._http.aclose()
