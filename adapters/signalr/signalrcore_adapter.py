@@ -13,8 +13,9 @@ facts are pinned in tests/adapters/test_signalr_library_facts.py):
   connection, and the listener reconnects;
 - without automatic reconnect it sends no pings, and the server drops a client silent for
   30 s: this adapter pings every `ping_interval_s`;
-- `stop()` on a silent connection never returns (closing the socket does not wake the
-  thread blocked in recv): the socket is shut down first;
+- `stop()` joins the thread blocked in recv, and on Linux closing the socket does not
+  wake it (a silent connection hangs stop() until the server hangs up; other kernels
+  differ): the socket is shut down first, which wakes it everywhere;
 - incoming frames are read by our tap (frames.py), plugged in with `with_hub_protocol`.
 """
 
