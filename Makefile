@@ -3,6 +3,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NATIVE := $(VENV)/.native
+# The compiled hot path (mypyc) is rebuilt whenever any source it could depend on changes.
+NATIVE_DEPS := $(shell find engine adapters worker -name '*.py') tools/build_native.py
 
 .PHONY: run test lint bench clean
 
@@ -12,18 +15,23 @@ $(STAMP): requirements-dev.lock pyproject.toml
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
-run: $(STAMP)
+$(NATIVE): $(STAMP) $(NATIVE_DEPS)
+	$(BIN)/python -W ignore tools/build_native.py
+	touch $(NATIVE)
+
+run: $(NATIVE)
 	$(BIN)/python -m worker run
 
-test: $(STAMP)
+test: $(NATIVE)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check engine adapters worker tests bench
 	$(BIN)/mypy
 
-bench: $(STAMP)
+bench: $(NATIVE)
 	$(BIN)/python bench/replay_throughput.py
 
 clean:
+	$(PY) tools/build_native.py --clean || true
 	rm -rf $(VENV)

@@ -27,6 +27,10 @@ _NO_STATES: tuple[MarketState, ...] = ()
 _ACCEPTED = Outcome.ACCEPTED
 _ACCEPTED_NO_STATES = (_ACCEPTED, _NO_STATES)
 _INF = float("inf")
+# Minute bounds are ints (epoch s); these stand for "no bound yet" and "never" without
+# mixing floats in: int-to-int comparisons are the fast ones, interpreted and compiled.
+_FAR = 1 << 60
+_NEVER = -_FAR
 
 
 class SymbolEngine:
@@ -66,13 +70,13 @@ class SymbolEngine:
         self._ind = indicators()
         self._is_open = False
         self._start = 0
-        self._end = -_INF  # end of the open bucket, or of the last closed one
+        self._end = _NEVER  # end of the open bucket, or of the last closed one
         self._o = self._h = self._l = self._c = self._v = 0.0
         self._n = 0
         self._first = 0
-        self._max_t = -_INF  # newest minute applied
-        self._parents_due = _INF  # earliest end of an open parent bucket
-        self._parents_closed_to = -_INF  # latest end of a parent bucket the watermark closed
+        self._max_t = _NEVER  # newest minute applied
+        self._parents_due = _FAR  # earliest end of an open parent bucket
+        self._parents_closed_to = _NEVER  # latest end of a parent bucket the watermark closed
         self.now = -_INF  # the engine's clock: latest arrival or tick
         self._last_arrival = -_INF
         # Dedup memory: two generations of `dedup_horizon_s` each, so bounded. Each is a
@@ -80,8 +84,8 @@ class SymbolEngine:
         # are appended, cheaper than a dict insert; others are inserted in place.
         self._seen: list[Bar1m] = []
         self._seen_prev: list[Bar1m] = []
-        self._gen_end = -_INF  # a minute at or after this starts a new generation
-        self._fast_below = self._final_minute = self._open_below = -_INF  # `_set_limits`
+        self._gen_end = _NEVER  # a minute at or after this starts a new generation
+        self._fast_below = self._final_minute = self._open_below = _NEVER  # `_set_limits`
 
     # -- feeding -------------------------------------------------------------------------
 
@@ -164,14 +168,14 @@ class SymbolEngine:
         if self._is_open:
             final = self._end - 60
             self._fast_below = final if final < gen_end else gen_end
-            self._final_minute = final if final < gen_end else -_INF
-            self._open_below = -_INF
+            self._final_minute = final if final < gen_end else _NEVER
+            self._open_below = _NEVER
         else:
-            self._fast_below = self._final_minute = -_INF
+            self._fast_below = self._final_minute = _NEVER
             due = self._parents_due
             self._open_below = gen_end if gen_end < due else due
             if self._parents_closed_to > self._end:  # minutes up to there are late
-                self._open_below = -_INF
+                self._open_below = _NEVER
 
     def _open_next(self, bar: Bar1m, t: int, now: float) -> tuple[str, tuple[MarketState, ...]]:
         """`_add` for the first minute of the next bucket, as routed by `_open_below`."""
@@ -210,7 +214,7 @@ class SymbolEngine:
         frames = self.frames
         frames[0] = bar
         closed: tuple[ClosedBar, ...] = (bar,)
-        due = _INF
+        due = _FAR
         for parent in self._parents:
             if parent.end <= end:  # open: `bar` was just folded into it
                 frames[parent.index] = parent_bar = parent.close_bar(self.symbol)
@@ -220,7 +224,7 @@ class SymbolEngine:
         self._parents_due = due
         # No route check of `_parents_closed_to`: minutes below it are late, so no bucket
         # that opened after it was set ends at or below it.
-        self._fast_below = self._final_minute = -_INF
+        self._fast_below = self._final_minute = _NEVER
         gen_end = self._gen_end
         self._open_below = gen_end if gen_end < due else due
         return (new_tuple(MarketState, (self.symbol, end, tuple(frames), closed)),)
@@ -280,12 +284,12 @@ class SymbolEngine:
         if final < gen_end:
             self._fast_below = self._final_minute = final
         else:
-            self._fast_below, self._final_minute = gen_end, -_INF
-        self._open_below = -_INF
+            self._fast_below, self._final_minute = gen_end, _NEVER
+        self._open_below = _NEVER
 
     def _any_open(self) -> bool:
         """Is a bucket of any timeframe open?"""
-        return self._is_open or self._parents_due < _INF
+        return self._is_open or self._parents_due < _FAR
 
     def _floor(self) -> float:
         """Minutes before this are late: the open bucket's start, or the last one's end,
@@ -351,7 +355,7 @@ class SymbolEngine:
 
     def _close_parents(self, closed: list[tuple[int, ClosedBar]], limit: float) -> None:
         """Close every open parent bucket whose end is at or before `limit`."""
-        due = _INF
+        due = _FAR
         for parent in self._parents:
             if parent.start >= 0:
                 if parent.end <= limit:

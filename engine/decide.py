@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, timedelta
+from typing import Final
 from zoneinfo import ZoneInfo
 
 from engine.config import DecisionConfig
@@ -11,16 +12,16 @@ from engine.model import Action, ActionPlan, MarketState, PositionContext, Regim
 
 
 class Reason:
-    NO_MARKET_STATE = "no_market_state"
-    GET_FLAT_WINDOW = "get_flat_window"
-    NO_POSITION_CONTEXT = "no_position_context"
-    POSITION_OPEN = "position_open"
-    ACCOUNT_GATE_BLOCK = "account_gate_block"
-    INSUFFICIENT_DATA = "insufficient_data"
-    RANGE = "range"
-    MIXED_TREND = "mixed_trend"
-    ALIGNED_UPTREND = "aligned_uptrend"
-    ALIGNED_DOWNTREND = "aligned_downtrend"
+    NO_MARKET_STATE: Final = "no_market_state"
+    GET_FLAT_WINDOW: Final = "get_flat_window"
+    NO_POSITION_CONTEXT: Final = "no_position_context"
+    POSITION_OPEN: Final = "position_open"
+    ACCOUNT_GATE_BLOCK: Final = "account_gate_block"
+    INSUFFICIENT_DATA: Final = "insufficient_data"
+    RANGE: Final = "range"
+    MIXED_TREND: Final = "mixed_trend"
+    ALIGNED_UPTREND: Final = "aligned_uptrend"
+    ALIGNED_DOWNTREND: Final = "aligned_downtrend"
 
 
 def _hold(reason: str) -> ActionPlan:

@@ -25,6 +25,18 @@ from tests.netguard.sitecustomize import (  # noqa: E402 -- after PYTHONPATH is 
 __all__ = ["NetworkBlocked"]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse to test a compiled hot path older than its sources: it would run old code."""
+    from tools.build_native import stale
+
+    old = stale()
+    if old:
+        raise pytest.UsageError(
+            f"compiled modules older than their sources: {', '.join(old)}; rebuild with "
+            "`make test` (or `.venv/bin/python tools/build_native.py`)"
+        )
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _block_network() -> Iterator[None]:
     install()

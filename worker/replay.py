@@ -19,6 +19,7 @@ from adapters.paper.broker import PaperBroker, PaperConfig
 from engine.config import DecisionConfig, EngineConfig
 from engine.decide import HoldFirstDecider
 from engine.ports import ContextProvider
+from worker.native import build_name
 from worker.pipeline import Pipeline
 from worker.trader import Executor, StaticContracts, Trader
 
@@ -95,7 +96,8 @@ async def _replay(
 ) -> dict[str, Any]:
     pipeline, trader = _replay_stack(symbol, out_dir, config, decision, paper)
     structlog.get_logger("replay").info(
-        "replay_started", input=str(input_path), symbol=symbol, out=str(out_dir)
+        "replay_started", input=str(input_path), symbol=symbol, out=str(out_dir),
+        engine_build=build_name(),
     )
     started = time.perf_counter()
     ingest, on_state = pipeline.ingest_normalized, trader.on_state

@@ -25,6 +25,7 @@ from engine.model import MarketState
 from worker.app import App
 from worker.health import HealthServer, Webhook, health_check
 from worker.metrics import LoopLagMonitor, build_registry, render
+from worker.native import build_name
 
 DRAIN_S = 7.0  # the in-flight decision may finish within this after a stop signal
 RESTART_CAP_S = 30.0
@@ -55,6 +56,7 @@ async def run(app: App) -> int:
         "worker_started", source=app.source.name, sample_feed=app.on_sample_feed,
         symbols=list(settings.symbol_list), accounts=list(app.trader.accounts), broker=app.broker,
         trading_enabled=settings.trading_enabled, dry_run=not settings.trading_enabled,
+        engine_build=build_name(),
         message=(
             "running on the bundled SAMPLE FEED (no SUPABASE_URL set); dry run, no orders"
             if app.on_sample_feed else "running on live data"

@@ -133,6 +133,11 @@ async def test_signalrcore_malformed_record_ends_receiving_with_the_socket_open(
 # ----- pysignalr 1.3.3
 
 
+def handshaken(hub: FakeUserHub) -> bool:
+    """The first session is open and its handshake read (not only its socket)."""
+    return bool(hub.sessions and hub.sessions[0].handshake)
+
+
 async def run_until(client: SignalRClient, condition: Any, within: float = 3) -> asyncio.Task[None]:
     task = asyncio.create_task(client.run())
     await eventually(condition, timeout=within)
@@ -146,7 +151,7 @@ async def finish(task: asyncio.Task[None]) -> None:
 
 async def test_pysignalr_negotiates_though_negotiation_is_not_needed(hub: FakeUserHub) -> None:
     client = SignalRClient(f"{hub.url}?access_token=tok-1")
-    task = await run_until(client, lambda: hub.sessions)
+    task = await run_until(client, lambda: handshaken(hub))
     assert hub.negotiations == 1  # SignalRClient never passes skip_negotiation on
     assert hub.sessions[0].ws.request is not None
     assert hub.sessions[0].ws.request.path.endswith("access_token=tok-1&id=conn-1")
@@ -178,7 +183,7 @@ async def test_pysignalr_reconnect_keeps_the_url_so_the_old_token() -> None:
 
 async def test_pysignalr_close_message_with_error_ends_run(hub: FakeUserHub) -> None:
     client = SignalRClient(f"{hub.url}?access_token=tok-1")
-    task = await run_until(client, lambda: hub.sessions)
+    task = await run_until(client, lambda: handshaken(hub))
     await hub.close_all(error="Server is shutting down.")
     await eventually(task.done)
     assert repr(task.exception()) == "ServerError(message='Server is shutting down.')"
@@ -186,7 +191,7 @@ async def test_pysignalr_close_message_with_error_ends_run(hub: FakeUserHub) -> 
 
 async def test_pysignalr_malformed_record_ends_run(hub: FakeUserHub) -> None:
     client = SignalRClient(f"{hub.url}?access_token=tok-1")
-    task = await run_until(client, lambda: hub.sessions)
+    task = await run_until(client, lambda: handshaken(hub))
     await hub.send_raw("not json\x1e")
     await eventually(task.done)
     assert "JSONDecodeError" in type(task.exception()).__name__
@@ -196,7 +201,7 @@ async def test_pysignalr_error_completion_without_error_callback_ends_run(
     hub: FakeUserHub,
 ) -> None:
     client = SignalRClient(f"{hub.url}?access_token=tok-1")
-    task = await run_until(client, lambda: hub.sessions)
+    task = await run_until(client, lambda: handshaken(hub))
 
     async def completed(_message: Any) -> None:
         return None

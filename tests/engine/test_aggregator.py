@@ -393,7 +393,12 @@ def container_sizes(obj: object, seen: set[int] | None = None) -> int:
     if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
         return sum(container_sizes(x, seen) for x in obj)
     if type(obj).__module__.startswith("engine."):
-        names = [n for cls in type(obj).__mro__ for n in getattr(cls, "__slots__", ())]
+        # `__slots__` interpreted; a mypyc-compiled class lists its fields in `__mypyc_attrs__`.
+        names = [
+            n
+            for cls in type(obj).__mro__
+            for n in (*getattr(cls, "__slots__", ()), *getattr(cls, "__mypyc_attrs__", ()))
+        ]
         values = [getattr(obj, n) for n in names if hasattr(obj, n)]
         values += list(getattr(obj, "__dict__", {}).values())
         total += sum(container_sizes(v, seen) for v in values)

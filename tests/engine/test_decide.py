@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 import pytest
 
 from engine.config import DecisionConfig
-from engine.decide import HoldFirstDecider, Reason
+from engine.decide import FlatWindow, HoldFirstDecider, Reason
 from engine.model import Action, ActionPlan, ClosedBar, MarketState, PositionContext
 
 UP, DOWN, RANGE, INSUFFICIENT = "trend_up", "trend_down", "range", "insufficient"
@@ -244,11 +244,18 @@ def test_one_decider_answers_instants_in_any_order() -> None:
         (ct(day, 15, 7), True), (ct(day, 17, 0, 1), False), (ct(day, 15, 7) + 0.5, True),
         (ct(day, 17, 0) + 0.5, False), (ct(day, 15, 7) - 0.5, False),
     ]  # fmt: skip
+    # Decision instants are whole seconds (bar close times); the window itself also
+    # answers fractional instants, in any order, with its own cache.
+    window = FlatWindow(time(15, 7), time(17, 0), "America/Chicago")
+    got = [window.contains(at) for at, _ in instants]
+    assert got == [inside for _, inside in instants]
+    whole = [(int(at), inside) for at, inside in instants if at == int(at)]
+    assert len(whole) == 9
     got = [
         decider.decide(state(UP, UP, UP, at=at), FLAT).reason_code == Reason.GET_FLAT_WINDOW
-        for at, _ in instants
+        for at, _ in whole
     ]
-    assert got == [inside for _, inside in instants]
+    assert got == [inside for _, inside in whole]
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from engine.aggregator import SymbolEngine
 from engine.config import DecisionConfig, EngineConfig
-from engine.decide import HoldFirstDecider, Reason
+from engine.decide import FlatWindow, HoldFirstDecider, Reason
 from engine.model import Bar1m, ClosedBar, MarketState, Outcome, PositionContext, Rejection
 from engine.normalize import normalize_row
 
@@ -304,10 +304,14 @@ def instants(draw: st.DrawFn) -> float:
 @given(st.lists(instants(), min_size=1, max_size=30))
 def test_flat_window_matches_zoneinfo_in_any_order(ats: list[float]) -> None:
     decider = HoldFirstDecider(DecisionConfig())
+    window = FlatWindow(time(15, 7), time(17, 0), "America/Chicago")
     context = PositionContext("acct")
     for at in ats:
         local = datetime.fromtimestamp(at, CHICAGO).time()
         inside = time(15, 7) <= local <= time(17, 0)
-        plan = decider.decide(MarketState("MES", at, (None,), ()), context)
+        assert window.contains(at) == inside, (at, datetime.fromtimestamp(at, CHICAGO))
+        if at != int(at):
+            continue  # decision instants are whole seconds (bar close times)
+        plan = decider.decide(MarketState("MES", int(at), (None,), ()), context)
         want = Reason.GET_FLAT_WINDOW if inside else Reason.INSUFFICIENT_DATA
         assert plan.reason_code == want, (at, datetime.fromtimestamp(at, CHICAGO))
