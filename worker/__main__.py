@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from adapters.files.csvfeed import CsvFormatError
+from adapters.files.csvread import CsvFormatError
 from adapters.logs import configure_logging
 from worker.settings import ConfigError, Settings, load_settings
 

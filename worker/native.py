@@ -12,6 +12,8 @@ import importlib
 HOT_MODULES = (
     "engine.normalize", "engine.buckets", "engine.indicators", "engine.aggregator",
     "engine.decide",
+    "adapters.files.timefmt", "adapters.files.records", "adapters.files.csvread",
+    "worker.pipeline", "worker.trader", "worker.replay",
 )  # fmt: skip
 
 

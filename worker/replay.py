@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from tqdm import tqdm
+from tqdm import tqdm  # type: ignore[import-untyped]
 
 from adapters.dryrun import FlatBookContexts, SignalsOnlyExecutor
-from adapters.files.csvfeed import read_normalized
+from adapters.files.csvread import read_normalized
 from adapters.files.records import JsonlRecorder
 from adapters.paper.broker import PaperBroker, PaperConfig
 from engine.config import DecisionConfig, EngineConfig

@@ -1,46 +1,15 @@
-"""CSV exports of `tv_datafeed`: fast replay reading and the paced sample feed."""
+"""The bundled sample feed: a CSV export of `tv_datafeed` played as a live source."""
 
 from __future__ import annotations
 
 import asyncio
 import csv
 from collections import Counter
-from collections.abc import AsyncIterator, Collection, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from adapters.files.timefmt import parse_iso
-from engine.model import Bar1m, Rejection
-from engine.normalize import normalize_fields
-
-REQUIRED = ("ts", "symbol", "timeframe", "o", "h", "l", "c", "v")
-
-
-class CsvFormatError(ValueError):
-    """The file is not a `tv_datafeed` export (header lacks a required column)."""
-
-
-def read_normalized(
-    path: Path, symbols: Collection[str], tolerance_s: float
-) -> Iterator[tuple[Bar1m | Rejection, list[str]]]:
-    """Rows in file order (= arrival order), normalized; extra columns ignored."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        header = [name.strip().lower() for name in next(reader, [])]
-        missing = [name for name in REQUIRED if name not in header]
-        if missing:
-            raise CsvFormatError(f"{path}: header lacks {', '.join(missing)}")
-        i_ts, i_sym, i_tf, i_o, i_h, i_l, i_c, i_v = (header.index(n) for n in REQUIRED)
-        i_bt = header.index("bar_time") if "bar_time" in header else None
-        width = len(header)
-        for row in reader:
-            if len(row) != width:
-                yield Rejection("malformed_csv_row", f"{len(row)} columns"), row
-                continue
-            yield normalize_fields(
-                row[i_sym], row[i_tf], row[i_ts], row[i_o], row[i_h], row[i_l], row[i_c],
-                row[i_v], None if i_bt is None else row[i_bt], symbols, tolerance_s,
-            ), row  # fmt: skip
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
