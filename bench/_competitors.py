@@ -6,9 +6,12 @@ the last 5 EMA values (least squares, relative to the last EMA) and the regime.
 
 from __future__ import annotations
 
+import csv
 import time
 import tracemalloc
 from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -127,3 +130,101 @@ def engine_memory(bars: Iterable[Bar1m], checkpoints: set[int]) -> dict[int, tup
     finally:
         tracemalloc.stop()
     return out
+
+
+def time_lean(bars: list[Bar1m]) -> tuple[float, int]:
+    """The issue's yardstick: a lean incremental loop, interpreted, in one function with
+    local state: in-order minutes -> 5m buckets -> EMA21 and the 5-point slope on each
+    close, 5m bars rolled into 15m and 30m with theirs. No dedup, watermark, late or
+    out-of-order handling, no bar objects, no decisions. Returns (seconds, bars closed)."""
+    alpha = 2.0 / 22.0
+    beta = 1.0 - alpha
+    w0, w1, w2, w3, w4 = (-0.2, -0.1, 0.0, 0.1, 0.2)
+    emas: list[float | None] = [None, None, None]
+    sums = [0.0, 0.0, 0.0]
+    counts = [0, 0, 0]
+    windows: list[list[float]] = [[], [], []]
+    parents = [[-1, 0, 0.0, 0.0, 0.0, 0.0, 0.0], [-1, 0, 0.0, 0.0, 0.0, 0.0, 0.0]]
+    sizes = (900, 1800)
+    closed = 0
+
+    def indicators(i: int, close: float) -> float | None:
+        ema = emas[i]
+        if ema is None:
+            counts[i] += 1
+            sums[i] += close
+            if counts[i] < 21:
+                return None
+            ema = emas[i] = sums[i] / 21
+        else:
+            ema = emas[i] = alpha * close + beta * ema
+        window = windows[i]
+        window.append(ema)
+        if len(window) > 5:
+            del window[0]
+        if len(window) < 5:
+            return None
+        y0, y1, y2, y3, y4 = window
+        return (w0 * y0 + w1 * y1 + w2 * y2 + w3 * y3 + w4 * y4) / ema
+
+    end = start = -1
+    o = h = low = c = v = 0.0
+    started = time.perf_counter()
+    for bar in bars:
+        t = bar[1]
+        if t >= end:
+            start = t - t % 300
+            end = start + 300
+            o, h, low, c, v = bar[2], bar[3], bar[4], bar[5], bar[6]
+        else:
+            if bar[3] > h:
+                h = bar[3]
+            if bar[4] < low:
+                low = bar[4]
+            c = bar[5]
+            v += bar[6]
+        if t == end - 60:
+            indicators(0, c)
+            closed += 1
+            for j, parent in enumerate(parents):
+                if parent[0] < 0:
+                    parent[0] = start - start % sizes[j]
+                    parent[1] = parent[0] + sizes[j]
+                    parent[2:] = [o, h, low, c, v]
+                else:
+                    if h > parent[3]:
+                        parent[3] = h
+                    if low < parent[4]:
+                        parent[4] = low
+                    parent[5] = c
+                    parent[6] += v
+                if parent[1] == end:
+                    indicators(j + 1, parent[5])
+                    parent[0] = -1
+                    closed += 1
+    return time.perf_counter() - started, closed
+
+
+def time_floor(csv_path: Path, minutes: int) -> float:
+    """Seconds for the CPython primitives any per-row replay of this CSV must call, and
+    nothing else: csv.reader, float() of o/h/l/c/v, the ts parse to epoch, and repr()
+    of the floats the JSONL lines carry (bars: 7 per bar, ~0.3 bars per minute;
+    decisions: 3 slopes per decision, one per 5 minutes). No engine, no records."""
+    started = time.perf_counter()
+    with csv_path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        next(reader)
+        for n, row in enumerate(reader):
+            o, h, low, c = float(row[3]), float(row[4]), float(row[5]), float(row[6])
+            v = float(row[7])
+            received = datetime.fromisoformat(row[0]).timestamp()
+            if n % 5 == 4:  # a 5m bar (and a decision) closes: its line's floats
+                ema = received * 1e-6 + c  # a full-precision float, as EMAs are
+                slope = (h - low) / ema * 1e-3  # a small one, as slopes are
+                repr(o), repr(h), repr(low), repr(c), repr(v), repr(ema), repr(slope)
+                repr(slope), repr(slope * 0.5), repr(slope * 0.25)
+                if n % 15 == 14:  # 15m and 30m bars: 7 floats each
+                    repr(o), repr(h), repr(low), repr(c), repr(v), repr(ema), repr(slope)
+                if n % 30 == 29:
+                    repr(o), repr(h), repr(low), repr(c), repr(v), repr(ema), repr(slope)
+    return time.perf_counter() - started

@@ -30,7 +30,7 @@ def read_normalized(
         missing = [name for name in REQUIRED if name not in header]
         if missing:
             raise CsvFormatError(f"{path}: header lacks {', '.join(missing)}")
-        i_ts, i_sym, i_tf, i_o, i_h, i_l, i_c, i_v = (header.index(n) for n in REQUIRED)
+        i_ts, i_sym, i_tf, i_o, i_h, i_l, i_c, i_v = [header.index(n) for n in REQUIRED]
         i_bt = header.index("bar_time") if "bar_time" in header else None
         width = len(header)
         for row in reader:
