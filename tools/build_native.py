@@ -75,7 +75,17 @@ def build() -> bool:
         setup(
             name="reduction-trigger-native",
             ext_modules=extensions,
-            script_args=["-q", "build_ext", "--inplace", "--build-temp", temp, "--build-lib", temp],
+            script_args=[
+                "-q",
+                "build_ext",
+                "--inplace",
+                "--build-temp",
+                temp,
+                "--build-lib",
+                temp,
+                "--parallel",
+                str(os.cpu_count() or 1),
+            ],
         )
     return all(list(src.parent.glob(f"{src.stem}.*.so")) for src in native_sources())
 
