@@ -44,8 +44,14 @@ class FlatBookContexts:
 
     local = True  # in memory: no network timeout needed
 
+    def __init__(self) -> None:
+        self._flat: dict[str, PositionContext] = {}  # immutable: one per account
+
     async def context(self, account: str, symbol: str) -> PositionContext | None:
-        return PositionContext(account)
+        flat = self._flat.get(account)
+        if flat is None:
+            flat = self._flat[account] = PositionContext(account)
+        return flat
 
 
 class SignalsOnlyExecutor:
