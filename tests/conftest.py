@@ -27,14 +27,11 @@ __all__ = ["NetworkBlocked"]
 
 def pytest_configure(config: pytest.Config) -> None:
     """Refuse to test a compiled hot path older than its sources: it would run old code."""
-    from tools.build_native import stale
+    from worker.native import stale_message
 
-    old = stale()
-    if old:
-        raise pytest.UsageError(
-            f"compiled modules older than their sources: {', '.join(old)}; rebuild with "
-            "`make test` (or `.venv/bin/python tools/build_native.py`)"
-        )
+    message = stale_message(Path(__file__).resolve().parent.parent)
+    if message:
+        raise pytest.UsageError(message)
 
 
 @pytest.fixture(autouse=True, scope="session")

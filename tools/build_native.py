@@ -24,23 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from worker.native import HOT_MODULES  # noqa: E402 -- after the project is on the path
+from worker.native import hot_sources  # noqa: E402 -- after the project is on the path
 
 
 def native_sources() -> list[Path]:
-    return [ROOT / (name.replace(".", "/") + ".py") for name in HOT_MODULES]
-
-
-def stale() -> list[str]:
-    """Compiled modules older than a source of their package (edited since the build):
-    they would run old code. Empty when the build is current or absent."""
-    out = []
-    for src in native_sources():
-        newest = max(p.stat().st_mtime for p in src.parent.rglob("*.py"))
-        out += [
-            so.name for so in src.parent.glob(f"{src.stem}.*.so") if so.stat().st_mtime < newest
-        ]
-    return out
+    return hot_sources(ROOT)
 
 
 def compiled_files() -> list[Path]:

@@ -10,6 +10,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from worker.native import stale_message
+
+# Before any hot-path import: a compiled module older than its sources (a `git pull`
+# without a rebuild) would run old code. Refuse to start, in one line, as for bad config.
+if (_stale := stale_message(Path(__file__).resolve().parent.parent)) is not None:
+    print(_stale, file=sys.stderr)
+    raise SystemExit(2)
+
 from adapters.files.csvread import CsvFormatError
 from adapters.logs import configure_logging
 from worker.settings import ConfigError, Settings, load_settings

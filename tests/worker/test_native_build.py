@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.feedgen import make_rows, write_csv
-from worker.native import HOT_MODULES, build_name, native_modules
+from worker.native import HOT_MODULES, build_name, native_modules, stale_modules
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,3 +80,48 @@ def test_interpreted_and_compiled_replays_are_byte_identical(tmp_path: Path) -> 
 @pytest.mark.parametrize("name", HOT_MODULES)
 def test_every_hot_module_has_its_source(name: str) -> None:
     assert (ROOT / (name.replace(".", "/") + ".py")).is_file()
+
+
+def _copy_checkout(dest: Path) -> Path:
+    for package in ("engine", "adapters", "worker", "tools"):
+        shutil.copytree(ROOT / package, dest / package, ignore=shutil.ignore_patterns("*.so"))
+    return dest
+
+
+def _check_config(checkout: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPABASE", "PROJECTX"))}
+    env["PYTHONPATH"] = os.pathsep.join((str(checkout), os.environ.get("PYTHONPATH", "")))
+    return subprocess.run(
+        [sys.executable, "-m", "worker", "check-config"],
+        cwd=checkout, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def test_a_build_older_than_its_sources_refuses_to_start(tmp_path: Path) -> None:
+    """After a `git pull` without a rebuild the compiled modules would run old code."""
+    checkout = _copy_checkout(tmp_path)
+    built = checkout / "engine" / "aggregator.stale-test.so"  # never importable: a marker
+    built.write_bytes(b"")
+    source_time = (checkout / "engine" / "model.py").stat().st_mtime
+    os.utime(built, (source_time + 60, source_time + 60))  # newer than every source
+    fresh = _check_config(checkout)
+    assert fresh.returncode == 0, fresh.stderr[-2000:]
+
+    os.utime(checkout / "engine" / "model.py", (source_time + 120, source_time + 120))
+    old = _check_config(checkout)
+    assert old.returncode == 2
+    lines = old.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in old.stderr
+    assert "older than their sources (engine/aggregator.stale-test.so)" in lines[0]
+    assert "make .venv/.native" in lines[0]
+
+
+def test_no_stale_check_outside_a_source_checkout(tmp_path: Path) -> None:
+    (tmp_path / "engine").mkdir()
+    (tmp_path / "engine" / "aggregator.py").write_text("")
+    (tmp_path / "engine" / "aggregator.x.so").write_bytes(b"")
+    os.utime(tmp_path / "engine" / "aggregator.x.so", (0, 0))
+    assert stale_modules(tmp_path) == []  # an installed package: nothing built in place
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "build_native.py").write_text("")
+    assert stale_modules(tmp_path) == ["engine/aggregator.x.so"]
