@@ -48,6 +48,9 @@ class FlatBookContexts:
         self._flat: dict[str, PositionContext] = {}  # immutable: one per account
 
     async def context(self, account: str, symbol: str) -> PositionContext | None:
+        return self.context_now(account, symbol)
+
+    def context_now(self, account: str, symbol: str) -> PositionContext | None:
         flat = self._flat.get(account)
         if flat is None:
             flat = self._flat[account] = PositionContext(account)
@@ -61,4 +64,7 @@ class SignalsOnlyExecutor:
         self.entries = 0
 
     async def submit(self, entry: PlaceEntry, state: MarketState) -> None:
+        self.submit_now(entry, state)
+
+    def submit_now(self, entry: PlaceEntry, state: MarketState) -> None:
         self.entries += 1

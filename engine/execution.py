@@ -29,10 +29,20 @@ class PlaceEntry:
         return "buy" if self.side == SIDE_BUY else "sell"
 
 
+_DATES: dict[int, str] = {}  # epoch day -> "YYYYMMDD", bounded below
+
+
 def entry_tag(account: str, symbol: str, at: int) -> str:
     """Deterministic customTag: one per (account, symbol, decision instant)."""
-    stamp = datetime.fromtimestamp(at, UTC).strftime("%Y%m%dT%H%MZ")
-    return f"rt-{account}-{symbol}-{stamp}"
+    day, seconds = divmod(at, 86_400)
+    date = _DATES.get(day)
+    if date is None:
+        date = datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y%m%d")
+        if len(_DATES) >= 4096:
+            _DATES.clear()
+        _DATES[day] = date
+    minute = seconds // 60
+    return f"rt-{account}-{symbol}-{date}T{minute // 60:02d}{minute % 60:02d}Z"
 
 
 def entry_for(

@@ -74,6 +74,15 @@ def normalize_fields(
                 and 0.0 <= volume < _INF
             ):
                 return _timed_bar(symbol, ts, bar_time, po, ph, pl, pc, volume, tolerance_s)
+    elif type(o) is float and type(h) is float and type(low) is float and type(c) is float:
+        # Typed columns (JSON numbers, a columnar CSV reader): the same single comparison.
+        if (
+            type(v) is float
+            and 0.0 < low <= o <= h < _INF
+            and low <= c <= h
+            and 0.0 <= v < _INF
+        ):
+            return _timed_bar(symbol, ts, bar_time, o, h, low, c, v, tolerance_s)
     return _checked_prices(symbol, ts, o, h, low, c, v, bar_time, tolerance_s)
 
 
@@ -134,7 +143,9 @@ def _timed_bar(
         received = None if _empty(ts) else _instant(ts)
         return Bar1m(symbol, int(open_time), o, h, low, c, v, False, received)
     receipt: float | None = None
-    if type(ts) is str:
+    if type(ts) is float and -_MS_THRESHOLD < ts < _MS_THRESHOLD:
+        receipt = ts  # epoch seconds, as `_instant` reads a number this size
+    elif type(ts) is str:
         try:  # fast path: the database's own ISO 8601 rendering
             moment = datetime.fromisoformat(ts)
         except ValueError:

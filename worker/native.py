@@ -12,8 +12,8 @@ from pathlib import Path
 
 HOT_MODULES = (
     "engine.normalize", "engine.buckets", "engine.indicators", "engine.aggregator",
-    "engine.decide",
-    "adapters.files.timefmt", "adapters.files.records", "adapters.files.csvread",
+    "engine.decide", "engine.execution",
+    "adapters.dryrun", "adapters.files.timefmt", "adapters.files.records", "adapters.files.csvread",
     "worker.pipeline", "worker.trader", "worker.replay",
 )  # fmt: skip
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import structlog
@@ -28,6 +28,9 @@ class StaticContracts:
         self.mapping = mapping or {}
 
     async def resolve(self, symbol: str) -> str:
+        return self.resolve_now(symbol)
+
+    def resolve_now(self, symbol: str) -> str:
         return self.mapping.get(symbol, symbol)
 
 
@@ -65,32 +68,82 @@ class Trader:
         # In-memory providers (flat book, paper) need no network timeout per decision.
         self._local = bool(getattr(contexts, "local", False))
         self._serial = asyncio.Lock()
+        # All in memory (flat book or paper broker, signals-only or paper executor, static
+        # contracts): nothing in a decision can wait, so it runs inline — no lock, no
+        # coroutine per step — through the same `_plan` and `entry_for` as the async path.
+        self._context_now: Callable[[str, str], PositionContext | None] | None = None
+        self._submit_now: Callable[[PlaceEntry, MarketState], None] | None = None
+        self._resolve_now: Callable[[str], str] | None = None
+        if self._local:
+            self._context_now = getattr(contexts, "context_now", None)
+            self._submit_now = getattr(executor, "submit_now", None)
+            self._resolve_now = getattr(contracts, "resolve_now", None)
+        self._in_memory = None not in (self._context_now, self._submit_now, self._resolve_now)
 
     async def on_state(self, state: MarketState) -> list[ActionPlan]:
         """Decide (and execute) for every account. Serialized: a manual trigger and a
         bar close never interleave their context reads and orders."""
-        async with self._serial:
+        if self._in_memory:
+            return self._on_state_now(state)
+        await self._serial.acquire()  # not `async with`: a third of the cost, same lock
+        try:
             return await self._on_state(state)
+        finally:
+            self._serial.release()
 
     async def _on_state(self, state: MarketState) -> list[ActionPlan]:
+        self._log_state(state)
+        plans = []
+        for index, account in enumerate(self.accounts):
+            context = await self._context(account, state)
+            plan = self._plan(index, account, state, context)
+            plans.append(plan)
+            if plan.action is not Action.HOLD:
+                await self._execute(plan, state, account)
+        return plans
+
+    def _on_state_now(self, state: MarketState) -> list[ActionPlan]:
+        """`_on_state` for in-memory providers (see __init__): the same steps, inline."""
+        assert self._context_now is not None and self._submit_now is not None
+        assert self._resolve_now is not None
+        self._log_state(state)
+        plans = []
+        for index, account in enumerate(self.accounts):
+            try:
+                context = self._context_now(account, state.symbol)
+            except Exception as exc:  # noqa: BLE001 -- fail safe: no context means HOLD
+                context = self._context_failed(account, state, exc)
+            plan = self._plan(index, account, state, context)
+            plans.append(plan)
+            if plan.action is not Action.HOLD:
+                try:
+                    entry = entry_for(
+                        plan, state, account, self._resolve_now(state.symbol), self.trade_size
+                    )
+                    if entry is not None:
+                        self._submit_now(entry, state)
+                except Exception as exc:  # noqa: BLE001 -- isolate accounts; the log says why
+                    self._order_failed(account, state, exc)
+        return plans
+
+    def _log_state(self, state: MarketState) -> None:
         if not self._quiet:
             self._log.info(
                 "market_state", symbol=state.symbol, at=iso(state.at),
                 closed=[f"{b.timeframe}m" for b in state.closed], frames=frames_record(state),
             )  # fmt: skip
-        plans = []
-        for index, account in enumerate(self.accounts):
-            context = await self._context(account, state)
-            plan = self.decider.decide(state, context)
-            plans.append(plan)
-            self.counts[f"{plan.action.value}.{plan.reason_code}"] += 1
-            if index == 0:
-                self.recorder.decision(state, plan)
-            if not self._quiet:
-                self._log.info("action_plan", account=account, **decision_record(state, plan))
-            if plan.action is not Action.HOLD:
-                await self._execute(plan, state, account)
-        return plans
+
+    def _plan(
+        self, index: int, account: str, state: MarketState, context: PositionContext | None
+    ) -> ActionPlan:
+        """Decide for one account; count, record (first account) and log the plan."""
+        plan = self.decider.decide(state, context)
+        self.counts[f"{plan.action}.{plan.reason_code}"] += 1
+        if index == 0:
+            self.recorder.decision(state, plan)
+        if not self._quiet:
+            self._log.info("action_plan", account=account, **decision_record(state, plan))
+        return plan
 
     async def _execute(self, plan: ActionPlan, state: MarketState, account: str) -> None:
         """One account's entry; its failure is logged and never blocks another account."""
@@ -100,10 +153,22 @@ class Trader:
             if entry is not None:
                 await self.executor.submit(entry, state)
         except Exception as exc:  # noqa: BLE001 -- isolate accounts; the log says why
-            self._log.error(
-                "order_failed", account=account, symbol=state.symbol, at=iso(state.at),
-                reason="execution_error", error=f"{type(exc).__name__}: {exc}", sent=False,
-            )  # fmt: skip
+            self._order_failed(account, state, exc)
+
+    def _order_failed(self, account: str, state: MarketState, exc: Exception) -> None:
+        self._log.error(
+            "order_failed", account=account, symbol=state.symbol, at=iso(state.at),
+            reason="execution_error", error=f"{type(exc).__name__}: {exc}", sent=False,
+        )  # fmt: skip
+
+    def _context_failed(
+        self, account: str, state: MarketState, exc: Exception
+    ) -> PositionContext | None:
+        self._log.warning(
+            "context_failed", account=account, symbol=state.symbol, at=iso(state.at),
+            error=f"{type(exc).__name__}: {exc}",
+        )  # fmt: skip
+        return None
 
     async def _context(self, account: str, state: MarketState) -> PositionContext | None:
         try:
@@ -112,8 +177,4 @@ class Trader:
             async with asyncio.timeout(self.context_timeout_s):
                 return await self.contexts.context(account, state.symbol)
         except Exception as exc:  # noqa: BLE001 -- fail safe: no context means HOLD
-            self._log.warning(
-                "context_failed", account=account, symbol=state.symbol, at=iso(state.at),
-                error=f"{type(exc).__name__}: {exc}",
-            )  # fmt: skip
-            return None
+            return self._context_failed(account, state, exc)

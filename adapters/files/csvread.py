@@ -1,4 +1,12 @@
-"""Reading `tv_datafeed` CSV exports for replay: rows in file order, normalized.
+"""Reading `tv_datafeed` CSV exports for replay: rows in file order, in column batches.
+
+Two readers give the same batches (tested cell by cell, tests/adapters/test_csvread.py):
+- the columnar one (adapters/files/arrowcsv.py, pyarrow) for a plain file — no quote
+  character, no NUL, no lone CR — parses in C++ and hands over numbers and receipt
+  times already typed, each exactly the float Python's own parse gives; a cell it cannot
+  type that way stays text, for `normalize_fields` to judge as it judges live rows;
+- the csv module, row by row, for anything else, and from the first row the columnar
+  reader could not read (a row with the wrong number of cells, say) to the end.
 
 Kept apart from the sample feed (csvfeed.py): this module is on the compiled hot path
 (worker/native.py), which cannot hold async generators.
@@ -8,36 +16,152 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Collection, Iterator
+from itertools import islice
 from pathlib import Path
 
 from engine.model import Bar1m, Rejection
 from engine.normalize import normalize_fields
 
 REQUIRED = ("ts", "symbol", "timeframe", "o", "h", "l", "c", "v")
+OPTIONAL = ("bar_time",)
+BATCH_ROWS = 65_536
 
 
 class CsvFormatError(ValueError):
     """The file is not a `tv_datafeed` export (header lacks a required column)."""
 
 
-def read_normalized(
-    path: Path, symbols: Collection[str], tolerance_s: float
-) -> Iterator[tuple[Bar1m | Rejection, list[str]]]:
-    """Rows in file order (= arrival order), normalized; extra columns ignored."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        header = [name.strip().lower() for name in next(reader, [])]
+class Layout:
+    """Where the columns the engine reads sit in a file, from its header."""
+
+    def __init__(self, path: Path) -> None:
+        with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+            header = [name.strip().lower() for name in next(csv.reader(handle), [])]
+            sample = handle.read(65_536)
         missing = [name for name in REQUIRED if name not in header]
         if missing:
             raise CsvFormatError(f"{path}: header lacks {', '.join(missing)}")
-        i_ts, i_sym, i_tf, i_o, i_h, i_l, i_c, i_v = [header.index(n) for n in REQUIRED]
-        i_bt = header.index("bar_time") if "bar_time" in header else None
-        width = len(header)
-        for row in reader:
-            if len(row) != width:
-                yield Rejection("malformed_csv_row", f"{len(row)} columns"), row
-                continue
-            yield normalize_fields(
-                row[i_sym], row[i_tf], row[i_ts], row[i_o], row[i_h], row[i_l], row[i_c],
-                row[i_v], None if i_bt is None else row[i_bt], symbols, tolerance_s,
-            ), row  # fmt: skip
+        self.width = len(header)
+        # First occurrence of each name, in REQUIRED order, then bar_time when present.
+        self.picks = [header.index(name) for name in REQUIRED]
+        self.bar_time: int | None = header.index("bar_time") if "bar_time" in header else None
+        lines = sample.count("\n")
+        self.line_bytes = len(sample.encode()) / lines if lines else 64.0
+
+
+class Columns:
+    """A batch of consecutive rows, one list per column the engine reads.
+
+    A cell is text as the file has it, or (columnar reader) the float its text parses to.
+    `malformed` maps a row's index in the batch to its cell count when that count is not
+    the header's (its other cells are empty placeholders)."""
+
+    def __init__(
+        self,
+        n: int,
+        symbol: list[object],
+        timeframe: list[object],
+        ts: list[object],
+        o: list[object],
+        h: list[object],
+        low: list[object],
+        c: list[object],
+        v: list[object],
+        bar_time: list[object] | None,
+        malformed: dict[int, int],
+    ) -> None:
+        self.n = n
+        self.symbol = symbol
+        self.timeframe = timeframe
+        self.ts = ts
+        self.o = o
+        self.h = h
+        self.low = low
+        self.c = c
+        self.v = v
+        self.bar_time = bar_time
+        self.malformed = malformed
+
+
+def read_columns(
+    path: Path, columnar: bool = True, batch_rows: int = BATCH_ROWS
+) -> Iterator[Columns]:
+    """Every data row of `path` in file order, in batches. Raises CsvFormatError first
+    when the header lacks a required column."""
+    layout = Layout(path)
+    done = 0
+    if columnar:
+        from adapters.files import arrowcsv  # noqa: PLC0415 -- pyarrow only when replaying
+
+        if arrowcsv.plain(path):
+            try:
+                for batch in arrowcsv.batches(path, layout, batch_rows):
+                    yield batch
+                    done += batch.n
+                return
+            except arrowcsv.ReadError:
+                pass  # this and every later row: the csv module's reading, row by row
+    yield from _csv_batches(path, layout, done, batch_rows)
+
+
+def _csv_batches(path: Path, layout: Layout, skip: int, batch_rows: int) -> Iterator[Columns]:
+    width, bar_time = layout.width, layout.bar_time
+    i_ts, i_sym, i_tf, i_o, i_h, i_l, i_c, i_v = layout.picks
+    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        rows = islice(reader, skip, None)
+        while True:
+            chunk = list(islice(rows, batch_rows))
+            if not chunk:
+                return
+            malformed: dict[int, int] = {}
+            for index, row in enumerate(chunk):
+                if len(row) != width:
+                    malformed[index] = len(row)
+                    chunk[index] = [""] * width
+            yield Columns(
+                len(chunk),
+                [row[i_sym] for row in chunk],
+                [row[i_tf] for row in chunk],
+                [row[i_ts] for row in chunk],
+                [row[i_o] for row in chunk],
+                [row[i_h] for row in chunk],
+                [row[i_l] for row in chunk],
+                [row[i_c] for row in chunk],
+                [row[i_v] for row in chunk],
+                None if bar_time is None else [row[bar_time] for row in chunk],
+                malformed,
+            )
+
+
+def malformed_row(cells: int) -> Rejection:
+    return Rejection("malformed_csv_row", f"{cells} columns")
+
+
+def normalize_batch(
+    batch: Columns, symbols: Collection[str], tolerance_s: float
+) -> list[Bar1m | Rejection]:
+    """Each row of a batch through the live `normalize_fields`."""
+    out: list[Bar1m | Rejection] = []
+    bar_time, malformed = batch.bar_time, batch.malformed
+    for i in range(batch.n):
+        if malformed and i in malformed:
+            out.append(malformed_row(malformed[i]))
+            continue
+        out.append(
+            normalize_fields(
+                batch.symbol[i], batch.timeframe[i], batch.ts[i], batch.o[i], batch.h[i],
+                batch.low[i], batch.c[i], batch.v[i], None if bar_time is None else bar_time[i],
+                symbols, tolerance_s,
+            )
+        )  # fmt: skip
+    return out
+
+
+def read_normalized(
+    path: Path, symbols: Collection[str], tolerance_s: float, columnar: bool = True
+) -> Iterator[Bar1m | Rejection]:
+    """Rows in file order (= arrival order), normalized; extra columns ignored."""
+    for batch in read_columns(path, columnar):
+        yield from normalize_batch(batch, symbols, tolerance_s)

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
+
+import orjson
 
 from adapters.files.timefmt import iso
 from engine.model import ActionPlan, ClosedBar, MarketState
 
 
-@lru_cache(maxsize=64)
+_LABELS: dict[int, str] = {}
+
+
 def tf_label(minutes: int) -> str:
-    return f"{minutes}m" if minutes < 60 or minutes % 60 else f"{minutes // 60}h"
+    label = _LABELS.get(minutes)
+    if label is None:
+        label = f"{minutes}m" if minutes < 60 or minutes % 60 else f"{minutes // 60}h"
+        if len(_LABELS) < 64:
+            _LABELS[minutes] = label
+    return label
 
 
 def bar_record(bar: ClosedBar) -> dict[str, Any]:
@@ -60,7 +67,7 @@ def decision_record(state: MarketState, plan: ActionPlan) -> dict[str, Any]:
     record: dict[str, Any] = {
         "symbol": state.symbol,
         "at": iso(state.at),
-        "action": plan.action.value,
+        "action": str(plan.action),  # the text, not the StrEnum member
         "reason_code": plan.reason_code,
         "regimes": regimes,
         "slopes": slopes,
@@ -70,51 +77,27 @@ def decision_record(state: MarketState, plan: ActionPlan) -> dict[str, Any]:
     return record
 
 
-def _num(value: float | int | None) -> str:
-    """A number as `json.dumps` writes it (float repr); None as null."""
-    return "null" if value is None else repr(value)
+_LINE = orjson.OPT_APPEND_NEWLINE
 
 
 class JsonlRecorder:
     """Writes bars.jsonl and decisions.jsonl into a directory (deterministic bytes).
 
-    Bar lines are formatted directly (the same bytes `json.dumps(bar_record(bar),
-    separators=(",", ":"))` gives — tested): a replay writes one per 3 rows."""
+    Lines are orjson's: the records above, keys in their order, no spaces, floats in the
+    shortest text that reads back to the same double (`5001.25`, `0.000015`, `1e-7`) —
+    json.loads gives back exactly the engine's values (tested). orjson, not json.dumps:
+    CPython's float repr costs 0.4-0.9 µs here and a replay writes ~5 floats per row."""
 
     def __init__(self, out_dir: Path) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
-        self._bars: IO[str] = (out_dir / "bars.jsonl").open("w", encoding="utf-8")
-        self._decisions: IO[str] = (out_dir / "decisions.jsonl").open("w", encoding="utf-8")
-        self._dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
-        self._symbols: dict[str, str] = {}
+        self._bars: IO[bytes] = (out_dir / "bars.jsonl").open("wb")
+        self._decisions: IO[bytes] = (out_dir / "decisions.jsonl").open("wb")
 
     def bar(self, bar: ClosedBar) -> None:
-        self._bars.write(
-            f'{{"symbol":{self._symbol(bar.symbol)},"timeframe":"{tf_label(bar.timeframe)}",'
-            f'"open_time":"{iso(bar.open_time)}","close_time":"{iso(bar.close_time)}",'
-            f'"open":{bar.open!r},"high":{bar.high!r},"low":{bar.low!r},'
-            f'"close":{bar.close!r},"volume":{bar.volume!r},"minutes":{bar.minutes},'
-            f'"ema":{_num(bar.ema)},"slope":{_num(bar.slope)},"regime":"{bar.regime}"}}\n'
-        )
+        self._bars.write(orjson.dumps(bar_record(bar), option=_LINE))
 
     def decision(self, state: MarketState, plan: ActionPlan) -> None:
-        if plan.details:
-            self._decisions.write(self._dumps(decision_record(state, plan)) + "\n")
-            return
-        frames = [f for f in state.frames if f is not None]
-        regimes = ",".join(f'"{tf_label(f.timeframe)}":"{f.regime}"' for f in frames)
-        slopes = ",".join(f'"{tf_label(f.timeframe)}":{_num(f.slope)}' for f in frames)
-        self._decisions.write(
-            f'{{"symbol":{self._symbol(state.symbol)},"at":"{iso(state.at)}",'
-            f'"action":"{plan.action.value}","reason_code":"{plan.reason_code}",'
-            f'"regimes":{{{regimes}}},"slopes":{{{slopes}}}}}\n'
-        )
-
-    def _symbol(self, symbol: str) -> str:
-        quoted = self._symbols.get(symbol)
-        if quoted is None:
-            quoted = self._symbols[symbol] = self._dumps(symbol)
-        return quoted
+        self._decisions.write(orjson.dumps(decision_record(state, plan), option=_LINE))
 
     def close(self) -> None:
         self._bars.close()

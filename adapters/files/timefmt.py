@@ -3,22 +3,41 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 
 
-@lru_cache(maxsize=4096)
+_DAYS: dict[int, str] = {}
+_RECENT: dict[float, str] = {}
+_RECENT_MAX = 4096  # instants; cleared when full (a replay renders each close ~7 times)
+
+
 def _day(day: int) -> str:
-    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=day)).strftime("%Y-%m-%dT")
+    text = _DAYS.get(day)
+    if text is None:
+        text = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=day)).strftime("%Y-%m-%dT")
+        if len(_DAYS) >= _RECENT_MAX:
+            _DAYS.clear()
+        _DAYS[day] = text
+    return text
 
 
 # "HH:MM:" for each minute of a day and "SSZ" for each second: a whole-second instant is
-# three lookups and two concatenations (a replay renders ~1 instant per row).
+# three lookups and two concatenations.
 _HH_MM = tuple(f"{m // 60:02d}:{m % 60:02d}:" for m in range(1440))
 _SS_Z = tuple(f"{s:02d}Z" for s in range(60))
 
 
 def iso(t: float) -> str:
     """Epoch seconds -> '2025-06-16T14:35:00Z' (milliseconds only when not whole)."""
+    text = _RECENT.get(t)
+    if text is None:
+        text = _render(t)
+        if len(_RECENT) >= _RECENT_MAX:
+            _RECENT.clear()
+        _RECENT[t] = text
+    return text
+
+
+def _render(t: float) -> str:
     whole = int(t)
     if t == whole:
         day, rest = divmod(whole, 86_400)

@@ -119,11 +119,17 @@ class PaperBroker:
     # -- ports -------------------------------------------------------------------------
 
     async def context(self, account: str, symbol: str) -> PositionContext:
+        return self.context_now(account, symbol)
+
+    def context_now(self, account: str, symbol: str) -> PositionContext:
         """Position and gate of `account` now (the end of the latest minute given)."""
         busy = self._busy(account, symbol)
         return context_from(account, busy, self.metrics(account), self.config.limits, True)
 
     async def submit(self, entry: PlaceEntry, state: MarketState) -> None:
+        self.place(entry)
+
+    def submit_now(self, entry: PlaceEntry, state: MarketState) -> None:
         self.place(entry)
 
     def place(self, entry: PlaceEntry) -> None:

@@ -1,9 +1,11 @@
-"""The fast JSONL lines are exactly what json.dumps writes for the same records."""
+"""The JSONL lines: the records, in order, as orjson writes them; read back exactly."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+import orjson
 
 from adapters.files.records import JsonlRecorder, bar_record, decision_record
 from engine.decide import BUY_ALIGNED, HOLD_RANGE
@@ -16,7 +18,7 @@ def _bar(tf: int, ema: float | None, slope: float | None) -> ClosedBar:
                      ema, slope, "trend_up", 70)  # fmt: skip
 
 
-def test_lines_equal_json_dumps(tmp_path: Path) -> None:
+def _write(tmp_path: Path) -> tuple[list[ClosedBar], MarketState, list[ActionPlan]]:
     bars = [_bar(5, 6000.123456789, -1.5e-05), _bar(15, None, None), _bar(30, 6001.0, 0.0)]
     state = MarketState("MES", bars[0].close_time, tuple(bars), (bars[0],))
     plans = [BUY_ALIGNED, HOLD_RANGE, ActionPlan(Action.HOLD, "account_gate_block", {"gate": "x"})]
@@ -26,10 +28,26 @@ def test_lines_equal_json_dumps(tmp_path: Path) -> None:
     for plan in plans:
         recorder.decision(state, plan)
     recorder.close()
-    dumps = json.JSONEncoder(separators=(",", ":")).encode
-    assert (tmp_path / "bars.jsonl").read_text().splitlines() == [
-        dumps(bar_record(bar)) for bar in bars
+    return bars, state, plans
+
+
+def test_lines_are_the_records_in_order(tmp_path: Path) -> None:
+    bars, state, plans = _write(tmp_path)
+    bar_lines = (tmp_path / "bars.jsonl").read_bytes().splitlines()
+    assert bar_lines == [orjson.dumps(bar_record(bar)) for bar in bars]
+    assert [list(json.loads(line)) for line in bar_lines] == [list(bar_record(bars[0]))] * 3
+    decision_lines = (tmp_path / "decisions.jsonl").read_bytes().splitlines()
+    assert [json.loads(line) for line in decision_lines] == [
+        decision_record(state, plan) for plan in plans
     ]
-    assert (tmp_path / "decisions.jsonl").read_text().splitlines() == [
-        dumps(decision_record(state, plan)) for plan in plans
-    ]
+    assert json.loads(decision_lines[0])["action"] == "BUY"
+
+
+def test_floats_read_back_exactly_and_spelled_shortest(tmp_path: Path) -> None:
+    bars, _, _ = _write(tmp_path)
+    first = (tmp_path / "bars.jsonl").read_bytes().splitlines()[0]
+    assert b'"slope":-0.000015,' in first  # orjson's spelling; json.dumps writes -1.5e-05
+    assert b'"ema":6000.123456789,' in first
+    assert b'"open":6001.25,' in first
+    record = json.loads(first)
+    assert (record["ema"], record["slope"], record["volume"]) == (bars[0].ema, bars[0].slope, 1234.5)

@@ -102,7 +102,10 @@ def test_a_build_older_than_its_sources_refuses_to_start(tmp_path: Path) -> None
     checkout = _copy_checkout(tmp_path)
     built = checkout / "engine" / "aggregator.stale-test.so"  # never importable: a marker
     built.write_bytes(b"")
-    source_time = (checkout / "engine" / "model.py").stat().st_mtime
+    source_time = max(
+        path.stat().st_mtime for folder in ("engine", "adapters", "worker")
+        for path in (checkout / folder).rglob("*.py")
+    )  # fmt: skip
     os.utime(built, (source_time + 60, source_time + 60))  # newer than every source
     fresh = _check_config(checkout)
     assert fresh.returncode == 0, fresh.stderr[-2000:]
