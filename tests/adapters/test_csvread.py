@@ -195,3 +195,20 @@ def test_a_column_arrow_cannot_type_at_all_is_read_as_text_quickly(tmp_path: Pat
     assert all(type(cell) is float for batch in batches for cell in batch.o)
     columnar = [r for batch in batches for r in normalize_batch(batch, SYMBOLS, 50.0)]
     assert columnar == list(read_normalized(path, SYMBOLS, 50.0, columnar=False))
+
+
+@pytest.mark.parametrize("scan", [1, 2, 3, 5, 8, 1 << 23])
+def test_plain_sees_every_empty_line_and_lone_cr_across_its_passes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scan: int
+) -> None:
+    monkeypatch.setattr(arrowcsv, "_SCAN", scan)
+    path = tmp_path / "x.csv"
+    cases = {
+        b"a,b\nc,d\n": True, b"a,b\r\nc,d\r\n": True, b"a,b\nc,d": True,
+        b"a,b\n\nc,d\n": False, b"a,b\r\n\r\nc,d\n": False, b"a,b\n\r\nc,d\n": False,
+        b"a,b\rc,d\n": False, b"a,b\nc,d\r": False, b"\na,b\n": False, b"\r\na,b\n": False,
+        b'a,"b"\n': False, b"a,\0\n": False, b"a,b\nc,d\n\n": False, b"a,b\r\r\n": False,
+    }  # fmt: skip
+    for data, expected in cases.items():
+        path.write_bytes(data)
+        assert arrowcsv.plain(path) is expected, data
