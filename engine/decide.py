@@ -118,9 +118,7 @@ class HoldFirstDecider:
         if context.position_open:
             return HOLD_POSITION_OPEN
         if not context.gate_open:
-            return ActionPlan(
-                Action.HOLD, Reason.ACCOUNT_GATE_BLOCK, {"gate": context.gate_reason}
-            )
+            return ActionPlan(Action.HOLD, Reason.ACCOUNT_GATE_BLOCK, {"gate": context.gate_reason})
         return decide_regimes(state)
 
 

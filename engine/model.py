@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 
 class Bar1m(NamedTuple):
@@ -59,19 +59,19 @@ class ClosedBar(NamedTuple):
 
 
 class Regime:
-    TREND_UP = "trend_up"
-    TREND_DOWN = "trend_down"
-    RANGE = "range"
-    INSUFFICIENT = "insufficient"
+    TREND_UP: Final = "trend_up"
+    TREND_DOWN: Final = "trend_down"
+    RANGE: Final = "range"
+    INSUFFICIENT: Final = "insufficient"
 
 
 class Outcome:
     """What `SymbolEngine.add` did with a bar."""
 
-    ACCEPTED = "accepted"
-    DUPLICATE = "duplicate"  # exact copy of a minute already seen: no-op
-    CONFLICT = "conflict"  # different copy of a minute already seen: first one kept
-    LATE = "late"  # minute of a bucket that already closed: not applied
+    ACCEPTED: Final = "accepted"
+    DUPLICATE: Final = "duplicate"  # exact copy of a minute already seen: no-op
+    CONFLICT: Final = "conflict"  # different copy of a minute already seen: first one kept
+    LATE: Final = "late"  # minute of a bucket that already closed: not applied
 
 
 class MarketState(NamedTuple):

@@ -74,15 +74,18 @@ def normalize_fields(
                 and 0.0 <= volume < _INF
             ):
                 return _timed_bar(symbol, ts, bar_time, po, ph, pl, pc, volume, tolerance_s)
-    elif type(o) is float and type(h) is float and type(low) is float and type(c) is float:
+    elif (
         # Typed columns (JSON numbers, a columnar CSV reader): the same single comparison.
-        if (
-            type(v) is float
-            and 0.0 < low <= o <= h < _INF
-            and low <= c <= h
-            and 0.0 <= v < _INF
-        ):
-            return _timed_bar(symbol, ts, bar_time, o, h, low, c, v, tolerance_s)
+        type(o) is float
+        and type(h) is float
+        and type(low) is float
+        and type(c) is float
+        and type(v) is float
+        and 0.0 < low <= o <= h < _INF
+        and low <= c <= h
+        and 0.0 <= v < _INF
+    ):
+        return _timed_bar(symbol, ts, bar_time, o, h, low, c, v, tolerance_s)
     return _checked_prices(symbol, ts, o, h, low, c, v, bar_time, tolerance_s)
 
 

@@ -11,9 +11,7 @@ from engine.model import ActionPlan, MarketState, PositionContext
 class Decider(Protocol):
     """Turns a market snapshot and an account's context into a plan. Must be pure."""
 
-    def decide(
-        self, state: MarketState | None, context: PositionContext | None
-    ) -> ActionPlan: ...
+    def decide(self, state: MarketState | None, context: PositionContext | None) -> ActionPlan: ...
 
 
 class Clock(Protocol):

@@ -99,7 +99,10 @@ async def _replay(
 ) -> dict[str, Any]:
     pipeline, trader = _replay_stack(symbol, out_dir, config, decision, paper)
     structlog.get_logger("replay").info(
-        "replay_started", input=str(input_path), symbol=symbol, out=str(out_dir),
+        "replay_started",
+        input=str(input_path),
+        symbol=symbol,
+        out=str(out_dir),
         engine_build=build_name(),
     )
     started = time.perf_counter()
@@ -118,7 +121,11 @@ async def _replay(
     try:
         for batch in read_columns(input_path):
             sym, tf, ts, bar_time, malformed = (
-                batch.symbol, batch.timeframe, batch.ts, batch.bar_time, batch.malformed
+                batch.symbol,
+                batch.timeframe,
+                batch.ts,
+                batch.bar_time,
+                batch.malformed,
             )
             o, h, low, c, v = batch.o, batch.h, batch.low, batch.c, batch.v
             for i in range(batch.n):

@@ -104,7 +104,8 @@ class Trader:
 
     def _on_state_now(self, state: MarketState) -> list[ActionPlan]:
         """`_on_state` for in-memory providers (see __init__): the same steps, inline."""
-        assert self._context_now is not None and self._submit_now is not None
+        assert self._context_now is not None
+        assert self._submit_now is not None
         assert self._resolve_now is not None
         self._log_state(state)
         plans = []

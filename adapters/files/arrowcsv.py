@@ -17,9 +17,9 @@ reading cell by cell, by hypothesis (tests/adapters/test_csvread.py).
 
 "Plain" = no quote character, no NUL byte, no empty line, no CR outside CRLF: then a row
 is a line and a cell is the text between commas, for arrow as for the csv module (arrow
-reads an empty line as a row of empty cells, the csv module as a row of none). Any other file, and any
-row arrow refuses (wrong cell count, invalid UTF-8 in a column read), goes to the csv
-module (csvread.py) from that row on.
+reads an empty line as a row of empty cells, the csv module as a row of none). Any other
+file, and any row arrow refuses (wrong cell count, invalid UTF-8 in a column read), goes
+to the csv module (csvread.py) from that row on.
 """
 
 from __future__ import annotations

@@ -91,7 +91,7 @@ def read_columns(
     layout = Layout(path)
     done = 0
     if columnar:
-        from adapters.files import arrowcsv  # noqa: PLC0415 -- pyarrow only when replaying
+        from adapters.files import arrowcsv
 
         if arrowcsv.plain(path):
             try:

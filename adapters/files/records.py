@@ -10,7 +10,6 @@ import orjson
 from adapters.files.timefmt import iso
 from engine.model import ActionPlan, ClosedBar, MarketState
 
-
 _LABELS: dict[int, str] = {}
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-
 _DAYS: dict[int, str] = {}
 _RECENT: dict[float, str] = {}
 _RECENT_MAX = 4096  # instants; cleared when full (a replay renders each close ~7 times)

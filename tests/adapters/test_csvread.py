@@ -68,7 +68,11 @@ def _both(path: Path) -> tuple[list[object], list[object]]:
     return columnar, by_row
 
 
-@settings(max_examples=int(os.environ.get("CSVREAD_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("CSVREAD_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(
     lines=st.lists(rows(), min_size=1, max_size=40),
     ending=st.sampled_from(["\n", "\r\n", "\r"]),
