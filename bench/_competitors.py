@@ -6,12 +6,9 @@ the last 5 EMA values (least squares, relative to the last EMA) and the regime.
 
 from __future__ import annotations
 
-import csv
 import time
 import tracemalloc
 from collections.abc import Iterable
-from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -203,28 +200,3 @@ def time_lean(bars: list[Bar1m]) -> tuple[float, int]:
                     parent[0] = -1
                     closed += 1
     return time.perf_counter() - started, closed
-
-
-def time_floor(csv_path: Path, minutes: int) -> float:
-    """Seconds for the CPython primitives any per-row replay of this CSV must call, and
-    nothing else: csv.reader, float() of o/h/l/c/v, the ts parse to epoch, and repr()
-    of the floats the JSONL lines carry (bars: 7 per bar, ~0.3 bars per minute;
-    decisions: 3 slopes per decision, one per 5 minutes). No engine, no records."""
-    started = time.perf_counter()
-    with csv_path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        next(reader)
-        for n, row in enumerate(reader):
-            o, h, low, c = float(row[3]), float(row[4]), float(row[5]), float(row[6])
-            v = float(row[7])
-            received = datetime.fromisoformat(row[0]).timestamp()
-            if n % 5 == 4:  # a 5m bar (and a decision) closes: its line's floats
-                ema = received * 1e-6 + c  # a full-precision float, as EMAs are
-                slope = (h - low) / ema * 1e-3  # a small one, as slopes are
-                repr(o), repr(h), repr(low), repr(c), repr(v), repr(ema), repr(slope)
-                repr(slope), repr(slope * 0.5), repr(slope * 0.25)
-                if n % 15 == 14:  # 15m and 30m bars: 7 floats each
-                    repr(o), repr(h), repr(low), repr(c), repr(v), repr(ema), repr(slope)
-                if n % 30 == 29:
-                    repr(o), repr(h), repr(low), repr(c), repr(v), repr(ema), repr(slope)
-    return time.perf_counter() - started
