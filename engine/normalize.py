@@ -130,13 +130,15 @@ def _timed_bar(
     symbol: str,
     ts: object,
     bar_time: object,
-    o: float,
-    h: float,
-    low: float,
-    c: float,
-    v: float,
+    o: object,
+    h: object,
+    low: object,
+    c: object,
+    v: object,
     tolerance_s: float,
 ) -> Bar1m | Rejection:
+    """The bar of checked prices (floats; `object` so that compiled code passes the
+    caller's float objects on instead of boxing new ones)."""
     if bar_time is not None and bar_time != "" and not _empty(bar_time):
         open_time = _instant(bar_time)
         if open_time is None:
@@ -144,7 +146,7 @@ def _timed_bar(
         if open_time % 60:
             return Rejection("misaligned_bar_time", str(bar_time))
         received = None if _empty(ts) else _instant(ts)
-        return Bar1m(symbol, int(open_time), o, h, low, c, v, False, received)
+        return _new(Bar1m, (symbol, int(open_time), o, h, low, c, v, False, received))
     receipt: float | None = None
     if type(ts) is float and -_MS_THRESHOLD < ts < _MS_THRESHOLD:
         receipt = ts  # epoch seconds, as `_instant` reads a number this size
