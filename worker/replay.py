@@ -14,7 +14,7 @@ import structlog
 from tqdm import tqdm  # type: ignore[import-untyped]
 
 from adapters.dryrun import FlatBookContexts, SignalsOnlyExecutor
-from adapters.files.csvread import Layout, malformed_row, read_columns
+from adapters.files.csvread import Columns, Layout, malformed_row, read_columns
 from adapters.files.records import JsonlRecorder
 from adapters.paper.broker import PaperBroker, PaperConfig
 from engine.config import DecisionConfig, EngineConfig
@@ -98,6 +98,7 @@ async def _replay(
     paper: PaperConfig | None = None,
 ) -> dict[str, Any]:
     pipeline, trader = _replay_stack(symbol, out_dir, config, decision, paper)
+    assert trader.in_memory, "replay runs on in-memory providers only"
     structlog.get_logger("replay").info(
         "replay_started",
         input=str(input_path),
@@ -120,26 +121,7 @@ async def _replay(
     gc.disable()
     try:
         for batch in read_columns(input_path):
-            sym, tf, ts, bar_time, malformed = (
-                batch.symbol,
-                batch.timeframe,
-                batch.ts,
-                batch.bar_time,
-                batch.malformed,
-            )
-            o, h, low, c, v = batch.o, batch.h, batch.low, batch.c, batch.v
-            for i in range(batch.n):
-                if malformed and i in malformed:
-                    result: Bar1m | Rejection = malformed_row(malformed[i])
-                else:
-                    result = normalize_fields(
-                        sym[i], tf[i], ts[i], o[i], h[i], low[i], c[i], v[i],
-                        None if bar_time is None else bar_time[i], symbols, tolerance,
-                    )  # fmt: skip
-                states = pipeline.ingest_normalized(result, None)
-                if states:
-                    for state in states:
-                        await trader.on_state(state)
+            _replay_batch(batch, pipeline, trader, symbols, tolerance)
             rows += batch.n
             if progress:
                 bar.n = min(bar.total, int(rows * layout.line_bytes))
@@ -149,6 +131,34 @@ async def _replay(
             gc.enable()
         bar.close()
     return await _finish(pipeline, trader, out_dir, started)
+
+
+def _replay_batch(
+    batch: Columns,
+    pipeline: Pipeline,
+    trader: Trader,
+    symbols: frozenset[str],
+    tolerance: float,
+) -> None:
+    """Each row of a batch through the live path; each closed instant decided at once,
+    before the next row, as live. A plain function, not a coroutine: its locals stay C
+    locals in the compiled build (the replay's providers are all in memory)."""
+    sym, tf, ts, bar_time, malformed = (
+        batch.symbol, batch.timeframe, batch.ts, batch.bar_time, batch.malformed
+    )  # fmt: skip
+    o, h, low, c, v = batch.o, batch.h, batch.low, batch.c, batch.v
+    for i in range(batch.n):
+        if malformed and i in malformed:
+            result: Bar1m | Rejection = malformed_row(malformed[i])
+        else:
+            result = normalize_fields(
+                sym[i], tf[i], ts[i], o[i], h[i], low[i], c[i], v[i],
+                None if bar_time is None else bar_time[i], symbols, tolerance,
+            )  # fmt: skip
+        states = pipeline.ingest_normalized(result, None)
+        if states:
+            for state in states:
+                trader.on_state_now(state)
 
 
 async def replay_rows(

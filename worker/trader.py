@@ -84,7 +84,7 @@ class Trader:
         """Decide (and execute) for every account. Serialized: a manual trigger and a
         bar close never interleave their context reads and orders."""
         if self._in_memory:
-            return self._on_state_now(state)
+            return self.on_state_now(state)
         await self._serial.acquire()  # not `async with`: a third of the cost, same lock
         try:
             return await self._on_state(state)
@@ -102,8 +102,13 @@ class Trader:
                 await self._execute(plan, state, account)
         return plans
 
-    def _on_state_now(self, state: MarketState) -> list[ActionPlan]:
-        """`_on_state` for in-memory providers (see __init__): the same steps, inline."""
+    @property
+    def in_memory(self) -> bool:
+        """Contexts, executor and contracts all in memory: `on_state_now` may be used."""
+        return self._in_memory
+
+    def on_state_now(self, state: MarketState) -> list[ActionPlan]:
+        """`on_state` for in-memory providers (see __init__): the same steps, inline."""
         assert self._context_now is not None
         assert self._submit_now is not None
         assert self._resolve_now is not None
