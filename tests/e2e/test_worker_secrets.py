@@ -73,7 +73,7 @@ def terminate_lease_session(pg_dsn: str) -> int:
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         rows = conn.execute(
             "select pg_terminate_backend(pid) from pg_stat_activity"
-            " where application_name like 'lease:%%'"
+            " where application_name like 'lease:%%' and datname = current_database()"
         ).fetchall()
     return len(rows)
 
