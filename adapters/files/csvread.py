@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Collection, Iterator
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
@@ -49,6 +50,7 @@ class Layout:
         self.line_bytes = len(sample.encode()) / lines if lines else 64.0
 
 
+@dataclass
 class Columns:
     """A batch of consecutive rows, one list per column the engine reads.
 
@@ -56,31 +58,17 @@ class Columns:
     `malformed` maps a row's index in the batch to its cell count when that count is not
     the header's (its other cells are empty placeholders)."""
 
-    def __init__(
-        self,
-        n: int,
-        symbol: list[object],
-        timeframe: list[object],
-        ts: list[object],
-        o: list[object],
-        h: list[object],
-        low: list[object],
-        c: list[object],
-        v: list[object],
-        bar_time: list[object] | None,
-        malformed: dict[int, int],
-    ) -> None:
-        self.n = n
-        self.symbol = symbol
-        self.timeframe = timeframe
-        self.ts = ts
-        self.o = o
-        self.h = h
-        self.low = low
-        self.c = c
-        self.v = v
-        self.bar_time = bar_time
-        self.malformed = malformed
+    n: int
+    symbol: list[object]
+    timeframe: list[object]
+    ts: list[object]
+    o: list[object]
+    h: list[object]
+    low: list[object]
+    c: list[object]
+    v: list[object]
+    bar_time: list[object] | None
+    malformed: dict[int, int]
 
 
 def read_columns(
