@@ -171,6 +171,9 @@ class AdvisoryLease:
         self._backoff = self.poll_s
         while not stop.is_set():
             if await self._try_lock(conn):
+                if stop.is_set():  # won it while stopping: never used, released on exit
+                    self._held = False
+                    return
                 self._enter("leader")
                 await self._hold(conn, stop)
             else:

@@ -43,12 +43,28 @@ class Pipeline:
         self.config = config
         self.engines = {symbol: SymbolEngine(symbol, config) for symbol in symbols}
         self.recorder = recorder
-        self.counts: Counter[str] = Counter()
+        self._counts: Counter[str] = Counter()
+        # The two counters every row moves are plain ints, folded into `counts` on read
+        # (read and written on the event loop thread only, as everything here).
+        self._rows = 0
+        self._accepted = 0
         self.last_row_arrival: float | None = None
         self.minute_listeners: list[MinuteListener] = []  # e.g. the paper broker
         self._log = structlog.get_logger("pipeline")
         # Per-bar debug lines cost more than the engine itself: build them only when asked.
         self._debug = self._log.is_enabled_for(logging.DEBUG)
+
+    @property
+    def counts(self) -> Counter[str]:
+        """Rows, accepted, rejected/ignored by reason, duplicates, bars per timeframe..."""
+        counts = self._counts
+        if self._rows:
+            counts["rows"] += self._rows
+            self._rows = 0
+        if self._accepted:
+            counts["accepted"] += self._accepted
+            self._accepted = 0
+        return counts
 
     def ingest(self, row: Mapping[str, Any], arrival: float | None) -> tuple[MarketState, ...]:
         """One raw `tv_datafeed` row received at `arrival` (epoch s; None = its own ts)."""
@@ -62,8 +78,7 @@ class Pipeline:
         arrival: float | None,
         row: Mapping[str, Any] | None = None,
     ) -> tuple[MarketState, ...]:
-        counts = self.counts
-        counts["rows"] += 1
+        self._rows += 1
         if type(result) is Rejection:
             self._rejected(result, row)
             return _NONE
@@ -73,7 +88,7 @@ class Pipeline:
         if arrival > -_INF:
             self.last_row_arrival = arrival
         if bar.ambiguous:
-            counts["ambiguous"] += 1
+            self._counts["ambiguous"] += 1
             self._log.warning(
                 "row_ambiguous", symbol=bar.symbol, bar_open=iso(bar.open_time),
                 received=iso(bar.received or 0.0), reason="receipt_after_tolerance",
@@ -82,7 +97,7 @@ class Pipeline:
         if outcome is not Outcome.ACCEPTED:
             self._not_applied(outcome, bar)
         else:
-            counts["accepted"] += 1
+            self._accepted += 1
             for listener in self.minute_listeners:
                 listener.on_minute(bar)
         if states:
@@ -116,23 +131,23 @@ class Pipeline:
 
     def _rejected(self, rejection: Rejection, row: Mapping[str, Any] | None) -> None:
         if rejection.ignored:
-            self.counts[f"ignored.{rejection.reason}"] += 1
+            self._counts[f"ignored.{rejection.reason}"] += 1
             self._log.debug("row_ignored", reason=rejection.reason, detail=rejection.detail)
             return
-        self.counts[f"rejected.{rejection.reason}"] += 1
+        self._counts[f"rejected.{rejection.reason}"] += 1
         self._log.warning(
             "row_rejected", reason=rejection.reason, detail=rejection.detail, row=_brief(row)
         )
 
     def _not_applied(self, outcome: str, bar: Bar1m) -> None:
-        self.counts[outcome] += 1
+        self._counts[outcome] += 1
         event = "row_duplicate" if outcome == Outcome.DUPLICATE else f"row_{outcome}"
         log = self._log.debug if outcome == Outcome.DUPLICATE else self._log.warning
         log(event, symbol=bar.symbol, bar_open=iso(bar.open_time), reason=outcome)
 
     def _closed(self, state: MarketState) -> None:
         for bar in state.closed:
-            self.counts[_BAR_KEYS.get(bar.timeframe) or _bar_key(bar.timeframe)] += 1
+            self._counts[_BAR_KEYS.get(bar.timeframe) or _bar_key(bar.timeframe)] += 1
             self.recorder.bar(bar)
             if self._debug:
                 self._log.debug(
