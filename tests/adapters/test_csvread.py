@@ -216,3 +216,15 @@ def test_plain_sees_every_empty_line_and_lone_cr_across_its_passes(
     for data, expected in cases.items():
         path.write_bytes(data)
         assert arrowcsv.plain(path) is expected, data
+
+
+def test_invalid_utf8_is_one_bad_cell_not_a_crash(tmp_path: Path) -> None:
+    lines = [line.encode() + b",ok" for line in _plain_rows(6)]
+    lines[2] = lines[2].replace(b",MES,", b",M\xffS,")  # a column the engine reads
+    lines[4] = lines[4].replace(b",ok", b",\xfe\xfe")  # a column nobody reads
+    path = tmp_path / "feed.csv"
+    path.write_bytes(b"\n".join([b"id,ts,symbol,timeframe,o,h,l,c,v,note", *lines]) + b"\n")
+    columnar, by_row = _both(path)
+    assert columnar == by_row
+    assert getattr(columnar[2], "reason", None) == "other_symbol"
+    assert getattr(columnar[4], "symbol", None) == "MES"  # the unread bad bytes are harmless
