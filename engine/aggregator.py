@@ -17,20 +17,26 @@ that route a minute there are kept by `_set_limits`.
 from __future__ import annotations
 
 from bisect import insort
+from typing import Final
 
 from engine.buckets import ParentBucket, find_minute, group_states, new_tuple, open_time
 from engine.config import EngineConfig
 from engine.indicators import TimeframeIndicators
 from engine.model import Bar1m, ClosedBar, MarketState, Outcome
 
-_NO_STATES: tuple[MarketState, ...] = ()
-_ACCEPTED = Outcome.ACCEPTED
-_ACCEPTED_NO_STATES = (_ACCEPTED, _NO_STATES)
-_INF = float("inf")
+# Final: compiled, a module constant is a C static, not a dict lookup per use; so are
+# the aliases of imported names below.
+_NO_STATES: Final[tuple[MarketState, ...]] = ()
+_ACCEPTED: Final = Outcome.ACCEPTED
+_ACCEPTED_NO_STATES: Final = (_ACCEPTED, _NO_STATES)
+_INF: Final = float("inf")
+_new: Final = new_tuple
+_CLOSED_BAR: Final = ClosedBar
+_MARKET_STATE: Final = MarketState
 # Minute bounds are ints (epoch s); these stand for "no bound yet" and "never" without
 # mixing floats in: int-to-int comparisons are the fast ones, interpreted and compiled.
-_FAR = 1 << 60
-_NEVER = -_FAR
+_FAR: Final = 1 << 60
+_NEVER: Final = -_FAR
 
 
 class SymbolEngine:
@@ -227,7 +233,7 @@ class SymbolEngine:
         self._fast_below = self._final_minute = _NEVER
         gen_end = self._gen_end
         self._open_below = gen_end if gen_end < due else due
-        return (new_tuple(MarketState, (self.symbol, end, tuple(frames), closed)),)
+        return (_new(_MARKET_STATE, (self.symbol, end, tuple(frames), closed)),)
 
     # -- general path --------------------------------------------------------------------
 
@@ -327,7 +333,7 @@ class SymbolEngine:
         ema, slope, regime = indicators.update(self._c)
         start, o, h, low = self._start, self._o, self._h, self._l
         c, v, n = self._c, self._v, self._n
-        bar: ClosedBar = new_tuple(ClosedBar, (
+        bar: ClosedBar = _new(_CLOSED_BAR, (
             self.symbol, self._tf, start, self._end, o, h, low, c, v, n, ema, slope, regime,
             indicators.bars,
         ))  # fmt: skip

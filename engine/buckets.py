@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from operator import itemgetter
+from typing import Final
 
 from engine.indicators import TimeframeIndicators
 from engine.model import Bar1m, ClosedBar, MarketState
 
 # `ClosedBar(...)`/`MarketState(...)` run a Python-level `__new__`; building the same
 # NamedTuple with `tuple.__new__` costs half as much, and these are built per close.
-new_tuple = tuple.__new__
-open_time = itemgetter(1)  # of a `Bar1m`
+new_tuple: Final = tuple.__new__
+open_time: Final = itemgetter(1)  # of a `Bar1m`
+_CLOSED_BAR: Final = ClosedBar  # compiled: a C static, not a dict lookup per use
 
 
 class ParentBucket:
@@ -41,7 +43,7 @@ class ParentBucket:
         """Close the open bucket; its bar carries the indicators updated with it."""
         indicators = self.indicators
         ema, slope, regime = indicators.update(self.close)
-        bar: ClosedBar = new_tuple(ClosedBar, (
+        bar: ClosedBar = new_tuple(_CLOSED_BAR, (
             symbol, self.timeframe, self.start, self.end, self.open, self.high, self.low,
             self.close, self.volume, self.minutes, ema, slope, regime, indicators.bars,
         ))  # fmt: skip

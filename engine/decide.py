@@ -29,15 +29,15 @@ def _hold(reason: str) -> ActionPlan:
 
 
 # Plans carry no per-call data, so one immutable instance per outcome is shared.
-HOLD_NO_MARKET_STATE = _hold(Reason.NO_MARKET_STATE)
-HOLD_FLAT_WINDOW = _hold(Reason.GET_FLAT_WINDOW)
-HOLD_NO_CONTEXT = _hold(Reason.NO_POSITION_CONTEXT)
-HOLD_POSITION_OPEN = _hold(Reason.POSITION_OPEN)
-HOLD_INSUFFICIENT = _hold(Reason.INSUFFICIENT_DATA)
-HOLD_RANGE = _hold(Reason.RANGE)
-HOLD_MIXED = _hold(Reason.MIXED_TREND)
-BUY_ALIGNED = ActionPlan(Action.BUY, Reason.ALIGNED_UPTREND)
-SELL_ALIGNED = ActionPlan(Action.SELL, Reason.ALIGNED_DOWNTREND)
+HOLD_NO_MARKET_STATE: Final = _hold(Reason.NO_MARKET_STATE)
+HOLD_FLAT_WINDOW: Final = _hold(Reason.GET_FLAT_WINDOW)
+HOLD_NO_CONTEXT: Final = _hold(Reason.NO_POSITION_CONTEXT)
+HOLD_POSITION_OPEN: Final = _hold(Reason.POSITION_OPEN)
+HOLD_INSUFFICIENT: Final = _hold(Reason.INSUFFICIENT_DATA)
+HOLD_RANGE: Final = _hold(Reason.RANGE)
+HOLD_MIXED: Final = _hold(Reason.MIXED_TREND)
+BUY_ALIGNED: Final = ActionPlan(Action.BUY, Reason.ALIGNED_UPTREND)
+SELL_ALIGNED: Final = ActionPlan(Action.SELL, Reason.ALIGNED_DOWNTREND)
 
 
 class FlatWindow:
@@ -124,9 +124,9 @@ class HoldFirstDecider:
 
 # Module constants: a class attribute load (`Regime.TREND_UP`) is not specialized by
 # CPython 3.11 and this loop runs once per timeframe per decision.
-_TREND_UP = Regime.TREND_UP
-_TREND_DOWN = Regime.TREND_DOWN
-_INSUFFICIENT = Regime.INSUFFICIENT
+_TREND_UP: Final = Regime.TREND_UP
+_TREND_DOWN: Final = Regime.TREND_DOWN
+_INSUFFICIENT: Final = Regime.INSUFFICIENT
 
 
 def decide_regimes(state: MarketState) -> ActionPlan:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Final
 
 from engine.model import Action, ActionPlan, MarketState
 
 SIDE_BUY = 0  # ProjectX OrderSide: 0 = Bid
 SIDE_SELL = 1  # 1 = Ask
 ORDER_TYPE_MARKET = 2
+# Enum member loads are descriptor calls on CPython 3.11: loaded once here.
+_HOLD: Final = Action.HOLD
+_BUY: Final = Action.BUY
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +33,7 @@ class PlaceEntry:
         return "buy" if self.side == SIDE_BUY else "sell"
 
 
-_DATES: dict[int, str] = {}  # epoch day -> "YYYYMMDD", bounded below
+_DATES: Final[dict[int, str]] = {}  # epoch day -> "YYYYMMDD", bounded below
 
 
 def entry_tag(account: str, symbol: str, at: int) -> str:
@@ -49,8 +53,8 @@ def entry_for(
     plan: ActionPlan, state: MarketState, account: str, contract: str, size: int
 ) -> PlaceEntry | None:
     """The entry a BUY/SELL plan asks for; None for HOLD."""
-    if plan.action is Action.HOLD:
+    if plan.action is _HOLD:
         return None
-    side = SIDE_BUY if plan.action is Action.BUY else SIDE_SELL
+    side = SIDE_BUY if plan.action is _BUY else SIDE_SELL
     tag = entry_tag(account, state.symbol, state.at)
     return PlaceEntry(account, state.symbol, contract, side, size, tag, state.at)

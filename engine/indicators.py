@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import deque
+from typing import Final
 
 from engine.model import Regime
 
-_TREND_UP = Regime.TREND_UP
-_TREND_DOWN = Regime.TREND_DOWN
-_RANGE = Regime.RANGE
-_INSUFFICIENT = Regime.INSUFFICIENT
+_TREND_UP: Final = Regime.TREND_UP
+_TREND_DOWN: Final = Regime.TREND_DOWN
+_RANGE: Final = Regime.RANGE
+_INSUFFICIENT: Final = Regime.INSUFFICIENT
 
 
 class Ema:

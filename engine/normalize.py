@@ -5,14 +5,17 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Mapping
 from datetime import datetime
+from typing import Final
 
 from engine.model import Bar1m, Rejection
 
-_PRICE_FIELDS = ("o", "h", "l", "c")
-_ONE_MINUTE_TIMEFRAMES = frozenset({"1", "1.0", "1m"})
-_MS_THRESHOLD = 10_000_000_000  # epoch values above this are milliseconds
-_INF = float("inf")
-_new = tuple.__new__
+# Final: compiled, a module constant is a C static, not a dict lookup per use.
+_PRICE_FIELDS: Final = ("o", "h", "l", "c")
+_ONE_MINUTE_TIMEFRAMES: Final = frozenset({"1", "1.0", "1m"})
+_MS_THRESHOLD: Final = 10_000_000_000  # epoch values above this are milliseconds
+_INF: Final = float("inf")
+_new: Final = tuple.__new__
+_BAR1M: Final = Bar1m  # an imported name is a dict lookup per use; this is not
 
 
 def normalize_row(
@@ -146,7 +149,7 @@ def _timed_bar(
         if open_time % 60:
             return Rejection("misaligned_bar_time", str(bar_time))
         received = None if _empty(ts) else _instant(ts)
-        return _new(Bar1m, (symbol, int(open_time), o, h, low, c, v, False, received))
+        return _new(_BAR1M, (symbol, int(open_time), o, h, low, c, v, False, received))
     receipt: float | None = None
     if type(ts) is float and -_MS_THRESHOLD < ts < _MS_THRESHOLD:
         receipt = ts  # epoch seconds, as `_instant` reads a number this size
@@ -167,7 +170,7 @@ def _timed_bar(
     open_time = int(receipt // 60) * 60 - 60
     ambiguous = receipt - (open_time + 60) > tolerance_s
     # tuple.__new__ skips NamedTuple's Python-level __new__ (a third of a row's cost).
-    return _new(Bar1m, (symbol, open_time, o, h, low, c, v, ambiguous, receipt))
+    return _new(_BAR1M, (symbol, open_time, o, h, low, c, v, ambiguous, receipt))
 
 
 def _check_timeframe(timeframe: object) -> Rejection | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import structlog
 
@@ -21,8 +21,10 @@ from engine.config import EngineConfig
 from engine.model import ActionPlan, Bar1m, ClosedBar, MarketState, Outcome, Rejection
 from engine.normalize import normalize_row
 
-_NONE: tuple[MarketState, ...] = ()
-_INF = float("inf")
+# Final: compiled, a module constant is a C static, not a dict lookup per use.
+_NONE: Final[tuple[MarketState, ...]] = ()
+_INF: Final = float("inf")
+_REJECTION: Final = Rejection
 
 
 class Recorder(Protocol):
@@ -79,7 +81,7 @@ class Pipeline:
         row: Mapping[str, Any] | None = None,
     ) -> tuple[MarketState, ...]:
         self._rows += 1
-        if type(result) is Rejection:
+        if type(result) is _REJECTION:
             self._rejected(result, row)
             return _NONE
         bar: Bar1m = result  # type: ignore[assignment]
@@ -157,7 +159,7 @@ class Pipeline:
                 )  # fmt: skip
 
 
-_BAR_KEYS: dict[int, str] = {}
+_BAR_KEYS: Final[dict[int, str]] = {}
 
 
 def _bar_key(timeframe: int) -> str:

@@ -27,6 +27,7 @@ from worker.pipeline import Pipeline
 from worker.trader import Executor, StaticContracts, Trader
 
 REPLAY_ACCOUNT = "replay"
+REPLAY_HOLD_LINES = 4096  # JSONL lines held per file write (see JsonlRecorder)
 
 
 def replay_csv(
@@ -51,7 +52,7 @@ def _replay_stack(
     paper: PaperConfig | None = None,
 ) -> tuple[Pipeline, Trader]:
     """Flat book and nothing sent (default), or the paper broker's simulated book."""
-    recorder = JsonlRecorder(out_dir)
+    recorder = JsonlRecorder(out_dir, hold=REPLAY_HOLD_LINES)
     pipeline = Pipeline((symbol,), config, recorder)
     contexts: ContextProvider = FlatBookContexts()
     executor: Executor = SignalsOnlyExecutor()
@@ -126,6 +127,9 @@ async def _replay(
             if progress:
                 bar.n = min(bar.total, int(rows * layout.line_bytes))
                 bar.refresh()
+    except BaseException:
+        pipeline.recorder.close()  # what was decided up to the failure stays on disk
+        raise
     finally:
         if collecting:
             gc.enable()

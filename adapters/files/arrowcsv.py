@@ -15,11 +15,13 @@ A column that fails its cast is cut in halves until the failing cells are found;
 stay text. Symbol, timeframe and bar_time stay text. Tested against the csv module's
 reading cell by cell, by hypothesis (tests/adapters/test_csvread.py).
 
-"Plain" = no quote character, no NUL byte, no empty line, no CR outside CRLF: then a row
-is a line and a cell is the text between commas, for arrow as for the csv module (arrow
-reads an empty line as a row of empty cells, the csv module as a row of none). Any other
-file, and any row arrow refuses (wrong cell count, invalid UTF-8 in a column read), goes
-to the csv module (csvread.py) from that row on.
+"Plain" = no quote character, no NUL byte, not starting with a line break: then a row
+is a line and a cell is the text between commas, for arrow as for the csv module —
+but for empty lines, which arrow reads as a row of empty cells and the csv module as a
+row of none. So a batch holding a row whose every read cell is empty (an empty line, or
+a line of commas) is left to the csv module, as is any row arrow refuses (wrong cell
+count, invalid UTF-8 in a column read): from that batch on, the csv module reads
+(csvread.py). A lone CR ends a row for both.
 """
 
 from __future__ import annotations
@@ -42,7 +44,6 @@ _EXACT_US = 2**53  # |µs| below this converts to float64 exactly
 _MS_THRESHOLD = 1e10  # engine.normalize reads numbers this large as epoch milliseconds
 _SMALLEST_CUT = 1  # cut down to the failing cells themselves
 _CUTS = 256  # failed casts a column may take before its failing slices stay text
-_SCAN = 1 << 23  # bytes per numpy pass of `plain`
 _AHEAD = 2  # batches parsed ahead of the engine
 
 
@@ -51,44 +52,29 @@ class ReadError(Exception):
 
 
 def plain(path: Path) -> bool:
-    """No quote, no NUL, no empty line, no CR but in CRLF (one pass, memchr and numpy)."""
+    """No quote, no NUL, not empty and no line break first (two memchr passes: the
+    empty lines are found per batch, by `_blank_row`, on the reading thread)."""
     with path.open("rb") as handle:
         size = handle.seek(0, 2)
         if size == 0:
             return False
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            if data.find(b'"') >= 0 or data.find(b"\0") >= 0:
-                return False
-            whole = np.frombuffer(data, dtype=np.uint8)
-            try:
-                if whole[-1] == 13:
-                    return False
-                return all(
-                    _plain_lines(whole[start : start + _SCAN + 2], start == 0)
-                    for start in range(0, size, _SCAN)
-                )
-            finally:
-                del whole  # the mmap cannot close while a view of it lives
+            return data[:1] not in (b"\r", b"\n") and data.find(b'"') < 0 and data.find(b"\0") < 0
 
 
-def _plain_lines(chunk: np.ndarray, first: bool) -> bool:
-    """`chunk` overlaps the next by 2 bytes, so a pair across the seam is seen once."""
-    if first and chunk[0] in (10, 13):
-        return False  # the file starts with an empty line
-    returns = np.flatnonzero(chunk == 13)
-    if returns.size:
-        follows = returns + 1
-        if follows[-1] >= chunk.size:  # a CR last: end of file, or seen by the next chunk
-            follows, returns = follows[:-1], returns[:-1]
-        if (chunk[follows] != 10).any():
-            return False
-    newlines = np.flatnonzero(chunk == 10)
-    after = newlines + 1
-    after = after[after < chunk.size]
-    if (chunk[after] == 10).any():
-        return False  # "\n\n"
-    after = after[after + 1 < chunk.size]
-    return not ((chunk[after] == 13) & (chunk[after + 1] == 10)).any()  # "\n\r\n"
+class BlankRow(Exception):
+    """A batch holds a row of empty cells: an empty line, maybe (see the module doc)."""
+
+
+def _blank_row(record: pa.RecordBatch) -> bool:
+    """Is any row's every cell empty? (Arrow compute, without the GIL.)"""
+    first = record.column(0)
+    if not pc.any(pc.equal(pc.binary_length(first), 0)).as_py():
+        return False  # the common case: one pass over one column
+    total = pc.binary_length(first)
+    for column in record.columns[1:]:
+        total = pc.add(total, pc.binary_length(column))
+    return bool(pc.any(pc.equal(total, 0)).as_py())
 
 
 def batches(path: Path, layout: Layout, batch_rows: int) -> Iterator[Columns]:
@@ -162,10 +148,14 @@ def _arrow_batches(
             quoted_strings_can_be_null=False,
         ),
     )
+    rows = 0
     typed_schema = pa.schema(
         [pa.field(wanted[0], _INSTANT)] + [pa.field(name, pa.float64()) for name in wanted[3:8]]
     )
     for record in reader:
+        if _blank_row(record):
+            raise BlankRow(f"a row of empty cells after ~{rows} rows")
+        rows += record.num_rows
         texts = record.rename_columns(list(REQUIRED) + (["bar_time"] if len(wanted) > 8 else []))
         try:
             typed = record.select([0, 3, 4, 5, 6, 7]).cast(typed_schema)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Final
 
 import orjson
 
 from adapters.files.timefmt import iso
 from engine.model import ActionPlan, ClosedBar, MarketState
 
-_LABELS: dict[int, str] = {}
+# Final: compiled, a module constant is a C static, not a dict lookup per use.
+_LABELS: Final[dict[int, str]] = {}
 
 
 def tf_label(minutes: int) -> str:
@@ -76,7 +77,8 @@ def decision_record(state: MarketState, plan: ActionPlan) -> dict[str, Any]:
     return record
 
 
-_LINE = orjson.OPT_APPEND_NEWLINE
+_LINE: Final = orjson.OPT_APPEND_NEWLINE
+_dumps: Final = orjson.dumps  # not a module attribute lookup per line
 
 
 class JsonlRecorder:
@@ -85,22 +87,46 @@ class JsonlRecorder:
     Lines are orjson's: the records above, keys in their order, no spaces, floats in the
     shortest text that reads back to the same double (`5001.25`, `0.000015`, `1e-7`) —
     json.loads gives back exactly the engine's values (tested). orjson, not json.dumps:
-    CPython's float repr costs 0.4-0.9 µs here and a replay writes ~5 floats per row."""
+    CPython's float repr costs 0.4-0.9 µs here and a replay writes ~5 floats per row.
 
-    def __init__(self, out_dir: Path) -> None:
+    `hold` lines are kept before one write: 1 (live) writes and flushes every line as it
+    comes, so a line is on disk when its bar closes; a replay holds thousands (a file
+    write costs ~0.3 µs, as much as the line's encoding). `close` writes what is held.
+    """
+
+    def __init__(self, out_dir: Path, hold: int = 1) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
         self._bars: IO[bytes] = (out_dir / "bars.jsonl").open("wb")
         self._decisions: IO[bytes] = (out_dir / "decisions.jsonl").open("wb")
+        self._hold = max(1, hold)
+        self._bar_lines: list[bytes] = []
+        self._decision_lines: list[bytes] = []
 
     def bar(self, bar: ClosedBar) -> None:
-        self._bars.write(orjson.dumps(bar_record(bar), option=_LINE))
+        lines = self._bar_lines
+        lines.append(_dumps(bar_record(bar), option=_LINE))
+        if len(lines) >= self._hold:
+            _write(self._bars, lines)
 
     def decision(self, state: MarketState, plan: ActionPlan) -> None:
-        self._decisions.write(orjson.dumps(decision_record(state, plan), option=_LINE))
+        lines = self._decision_lines
+        lines.append(_dumps(decision_record(state, plan), option=_LINE))
+        if len(lines) >= self._hold:
+            _write(self._decisions, lines)
 
     def close(self) -> None:
-        self._bars.close()
-        self._decisions.close()
+        held = ((self._bars, self._bar_lines), (self._decisions, self._decision_lines))
+        for handle, lines in held:
+            if not handle.closed:
+                if lines:
+                    _write(handle, lines)
+                handle.close()
+
+
+def _write(handle: IO[bytes], lines: list[bytes]) -> None:
+    handle.write(lines[0] if len(lines) == 1 else b"".join(lines))
+    handle.flush()
+    lines.clear()
 
 
 class NullRecorder:

@@ -170,16 +170,41 @@ def test_bar_time_column_and_duplicate_names(tmp_path: Path) -> None:
     assert [getattr(r, "open_time", r) for r in columnar][:2] == [1_750_084_200, 1_750_084_260]
 
 
-def test_empty_lines_and_lone_cr_are_left_to_the_csv_module(tmp_path: Path) -> None:
+def test_empty_lines_go_to_the_csv_module_and_lone_cr_to_arrow(tmp_path: Path) -> None:
     head = "id,ts,symbol,timeframe,o,h,l,c,v"
     path = tmp_path / "feed.csv"
-    for body in ("\n".join([head, *_plain_rows(3)]) + "\n\n", "\r".join([head, *_plain_rows(3)])):
+    for body in (
+        "\n".join([head, *_plain_rows(3)]) + "\n\n",  # a trailing empty line
+        "\n".join([head, *_plain_rows(2), "", *_plain_rows(2)]) + "\n",
+        "\r\n".join([head, *_plain_rows(2), "", *_plain_rows(2)]) + "\r\n",
+        "\r".join([head, *_plain_rows(3)]) + "\r\r\n",
+    ):
         path.write_text(body, newline="")
-        assert not arrowcsv.plain(path)
+        assert arrowcsv.plain(path)
         columnar, by_row = _both(path)
         assert columnar == by_row
-    path.write_text("\r\n".join([head, *_plain_rows(3)]) + "\r\n", newline="")
-    assert arrowcsv.plain(path)
+        assert any(getattr(r, "reason", None) == "malformed_csv_row" for r in columnar), body
+        assert all(type(cell) is str for batch in read_columns(path) for cell in batch.o)
+    for ending in ("\r", "\r\n"):  # lone CRs end rows for both readers
+        path.write_text(ending.join([head, *_plain_rows(3)]) + ending, newline="")
+        assert arrowcsv.plain(path)
+        columnar, by_row = _both(path)
+        assert columnar == by_row
+        assert all(type(cell) is float for batch in read_columns(path) for cell in batch.o)
+
+
+def test_a_blank_line_deep_in_a_file_falls_back_from_its_batch_on(tmp_path: Path) -> None:
+    lines = _plain_rows(5000)
+    lines.insert(3000, "")
+    path = tmp_path / "feed.csv"
+    path.write_text("\n".join(["id,ts,symbol,timeframe,o,h,l,c,v", *lines]) + "\n")
+    batches = list(read_columns(path, batch_rows=1024))
+    assert type(batches[0].o[0]) is float  # arrow's, up to the batch with the blank line
+    assert type(batches[-1].o[-1]) is str  # the csv module's, from there on
+    assert sum(batch.n for batch in batches) == 5001
+    columnar = [r for batch in batches for r in normalize_batch(batch, SYMBOLS, 50.0)]
+    assert columnar == list(read_normalized(path, SYMBOLS, 50.0, columnar=False))
+    assert getattr(columnar[3000], "reason", None) == "malformed_csv_row"
 
 
 def test_a_column_arrow_cannot_type_at_all_is_read_as_text_quickly(tmp_path: Path) -> None:
@@ -201,17 +226,13 @@ def test_a_column_arrow_cannot_type_at_all_is_read_as_text_quickly(tmp_path: Pat
     assert columnar == list(read_normalized(path, SYMBOLS, 50.0, columnar=False))
 
 
-@pytest.mark.parametrize("scan", [1, 2, 3, 5, 8, 1 << 23])
-def test_plain_sees_every_empty_line_and_lone_cr_across_its_passes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scan: int
-) -> None:
-    monkeypatch.setattr(arrowcsv, "_SCAN", scan)
+def test_plain_means_no_quote_no_nul_and_no_line_break_first(tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
     cases = {
-        b"a,b\nc,d\n": True, b"a,b\r\nc,d\r\n": True, b"a,b\nc,d": True,
-        b"a,b\n\nc,d\n": False, b"a,b\r\n\r\nc,d\n": False, b"a,b\n\r\nc,d\n": False,
-        b"a,b\rc,d\n": False, b"a,b\nc,d\r": False, b"\na,b\n": False, b"\r\na,b\n": False,
-        b'a,"b"\n': False, b"a,\0\n": False, b"a,b\nc,d\n\n": False, b"a,b\r\r\n": False,
+        b"a,b\nc,d\n": True, b"a,b\r\nc,d\r\n": True, b"a,b\nc,d": True, b"a,b\rc,d\r": True,
+        b"a,b\n\nc,d\n": True,  # empty lines: found per batch (`_blank_row`)
+        b"": False, b"\na,b\n": False, b"\r\na,b\n": False, b'a,"b"\n': False,
+        b"a,\0\n": False,
     }  # fmt: skip
     for data, expected in cases.items():
         path.write_bytes(data)

@@ -52,3 +52,28 @@ def test_floats_read_back_exactly_and_spelled_shortest(tmp_path: Path) -> None:
     record = json.loads(first)
     assert (record["ema"], record["slope"]) == (bars[0].ema, bars[0].slope)
     assert record["volume"] == 1234.5
+
+
+def test_live_lines_are_on_disk_as_they_come(tmp_path: Path) -> None:
+    recorder = JsonlRecorder(tmp_path)  # hold=1: the live worker's
+    recorder.bar(_bar(5, None, None))
+    assert (tmp_path / "bars.jsonl").read_bytes() == orjson.dumps(
+        bar_record(_bar(5, None, None))
+    ) + b"\n"
+    recorder.close()
+
+
+def test_held_lines_are_written_in_order_when_full_and_at_close(tmp_path: Path) -> None:
+    recorder = JsonlRecorder(tmp_path, hold=3)
+    bars = [_bar(5, float(i), None) for i in range(7)]
+    for bar in bars[:2]:
+        recorder.bar(bar)
+    assert (tmp_path / "bars.jsonl").read_bytes() == b""  # held
+    recorder.bar(bars[2])
+    assert len((tmp_path / "bars.jsonl").read_bytes().splitlines()) == 3  # one write of three
+    for bar in bars[3:]:
+        recorder.bar(bar)
+    recorder.close()
+    recorder.close()  # idempotent: a failing replay closes it, then nothing else does
+    lines = (tmp_path / "bars.jsonl").read_bytes().splitlines()
+    assert [json.loads(line)["ema"] for line in lines] == [float(i) for i in range(7)]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.config import EngineConfig
 from tests.feedgen import make_rows, write_csv
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,3 +85,27 @@ def test_replay_rejects_a_file_that_is_not_an_export(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("config error: --input:")
     assert "Traceback" not in done.stderr
+
+
+def test_a_failing_replay_keeps_what_it_decided_on_disk(
+    feed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The replay holds lines for speed; a failure mid-file must not lose them. (The
+    progress bar fails here: the one seam a compiled replay still looks up at run time.)"""
+    import tqdm as tqdm_module
+
+    import worker.replay as replay_module
+
+    class FailingBar(tqdm_module.tqdm):  # type: ignore[misc]
+        def refresh(self, *args: object, **kwargs: object) -> None:
+            if self.n:  # after the first batch (tqdm refreshes once as it starts)
+                raise RuntimeError("terminal on fire")
+
+    monkeypatch.setattr(replay_module, "tqdm", FailingBar)
+    with pytest.raises(RuntimeError, match="terminal on fire"):
+        replay_module.replay_csv(feed, "MES", tmp_path / "out", EngineConfig(), progress=True)
+    bars = (tmp_path / "out" / "bars.jsonl").read_bytes().splitlines()
+    decisions = (tmp_path / "out" / "decisions.jsonl").read_bytes().splitlines()
+    assert len(bars) > 1000 and len(decisions) > 1000  # fewer than one write's worth: held
+    assert all(line.endswith(b"}") for line in bars + decisions)
+    assert not (tmp_path / "out" / "summary.json").exists()
