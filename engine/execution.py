@@ -45,8 +45,10 @@ def entry_tag(account: str, symbol: str, at: int) -> str:
         if len(_DATES) >= 4096:
             _DATES.clear()
         _DATES[day] = date
-    minute = seconds // 60
-    return f"rt-{account}-{symbol}-{date}T{minute // 60:02d}{minute % 60:02d}Z"
+    return f"rt-{account}-{symbol}-{date}T{_HHMM[seconds // 60]}Z"
+
+
+_HHMM: Final = tuple(f"{m // 60:02d}{m % 60:02d}" for m in range(1440))  # minute of day
 
 
 def entry_for(

@@ -27,7 +27,7 @@ from worker.pipeline import Pipeline
 from worker.trader import Executor, StaticContracts, Trader
 
 REPLAY_ACCOUNT = "replay"
-REPLAY_HOLD_LINES = 4096  # JSONL lines held per file write (see JsonlRecorder)
+REPLAY_HOLD_LINES = 256  # JSONL lines held per file write (~64 KiB; see JsonlRecorder)
 
 
 def replay_csv(

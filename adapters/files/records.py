@@ -7,7 +7,7 @@ from typing import IO, Any, Final
 
 import orjson
 
-from adapters.files.timefmt import iso
+from adapters.files.timefmt import iso_minute
 from engine.model import ActionPlan, ClosedBar, MarketState
 
 # Final: compiled, a module constant is a C static, not a dict lookup per use.
@@ -27,8 +27,8 @@ def bar_record(bar: ClosedBar) -> dict[str, Any]:
     return {
         "symbol": bar.symbol,
         "timeframe": tf_label(bar.timeframe),
-        "open_time": iso(bar.open_time),
-        "close_time": iso(bar.close_time),
+        "open_time": iso_minute(bar.open_time),
+        "close_time": iso_minute(bar.close_time),
         "open": bar.open,
         "high": bar.high,
         "low": bar.low,
@@ -51,7 +51,7 @@ def frames_record(state: MarketState) -> dict[str, Any]:
                 "ema": frame.ema,
                 "slope": frame.slope,
                 "regime": frame.regime,
-                "bar_open": iso(frame.open_time),
+                "bar_open": iso_minute(frame.open_time),
             }
     return out
 
@@ -66,7 +66,7 @@ def decision_record(state: MarketState, plan: ActionPlan) -> dict[str, Any]:
             slopes[label] = frame.slope
     record: dict[str, Any] = {
         "symbol": state.symbol,
-        "at": iso(state.at),
+        "at": iso_minute(state.at),
         "action": str(plan.action),  # the text, not the StrEnum member
         "reason_code": plan.reason_code,
         "regimes": regimes,

@@ -38,6 +38,29 @@ def iso(t: float) -> str:
     return text
 
 
+def iso_minute(t: int) -> str:
+    """`iso` of a whole-minute instant (bar times, decision instants), from a small cache
+    indexed by the minute: no float or dict per call — a replay renders ~1 per row."""
+    minute = t // 60
+    if minute * 60 != t:
+        return iso(t)
+    slot = minute & _SLOT_MASK
+    if _SLOT_MINUTES[slot] == minute:
+        return _SLOT_TEXTS[slot]
+    day, of_day = divmod(minute, 1440)
+    text = _day(day) + _HH_MM_00[of_day]
+    _SLOT_MINUTES[slot] = minute
+    _SLOT_TEXTS[slot] = text
+    return text
+
+
+_SLOT_MASK: Final = 1023  # 1,024 slots: 17 hours of minutes
+# Slot i starts with minute i + 1, which never sits in slot i: every slot starts empty.
+_SLOT_MINUTES: Final[list[int]] = [i + 1 for i in range(_SLOT_MASK + 1)]
+_SLOT_TEXTS: Final[list[str]] = [""] * (_SLOT_MASK + 1)
+_HH_MM_00: Final = tuple(f"{m // 60:02d}:{m % 60:02d}:00Z" for m in range(1440))
+
+
 def _render(t: float) -> str:
     whole = int(t)
     if t == whole:
