@@ -26,8 +26,8 @@ def test_iso_minute_is_iso_whatever_the_cache_holds(instants: list[int]) -> None
 def test_slots_shared_by_minutes_1024_apart_never_mix() -> None:
     base = 1_750_000_020 - 1_750_000_020 % 60
     for t in (base, base + 1024 * 60, base, base - 1024 * 60, base):
-        assert iso_minute(t) == iso(t) == datetime.fromtimestamp(t, UTC).strftime(
-            "%Y-%m-%dT%H:%M:%SZ"
+        assert (
+            iso_minute(t) == iso(t) == datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         )
         assert parse_iso(iso_minute(t)) == t
 
