@@ -83,6 +83,76 @@ def vectorized(bars: list[Bar1m], config: EngineConfig) -> dict[int, dict[str, n
     return out
 
 
+def as_arrays(bars: list[Bar1m]) -> tuple[np.ndarray, np.ndarray]:
+    """(open_time int64, [open, high, low, close, volume] float64): columnar input."""
+    open_time = np.fromiter((bar[1] for bar in bars), np.int64, len(bars))
+    return open_time, np.array([bar[2:7] for bar in bars], dtype=np.float64)
+
+
+def vectorized_limit(
+    open_time: np.ndarray, prices: np.ndarray, config: EngineConfig
+) -> dict[int, dict[str, np.ndarray]]:
+    """The same outputs from columns already in memory, with no Python loop per bar: the
+    ceiling of a batch computation (no parsing, no objects, no decisions, no output).
+    The EMA recursion runs 64 closed bars at a time as one matrix product, exact to a
+    few ulps of the sequential one (the bench checks the gap)."""
+    weights = np.arange(config.slope_window) - (config.slope_window - 1) / 2
+    weights /= (weights**2).sum()
+    out = {}
+    for tf in config.timeframes:
+        ids = open_time // (tf * 60)
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+        lasts = np.r_[starts[1:], len(ids)] - 1
+        close = prices[lasts, 3]
+        ema = _ema_blocks(close, config.ema_period)
+        windows = np.lib.stride_tricks.sliding_window_view(ema, config.slope_window)
+        slope = np.full(len(ema), np.nan)
+        slope[config.slope_window - 1 :] = windows @ weights / ema[config.slope_window - 1 :]
+        threshold = config.slope_threshold
+        out[tf] = {
+            "close_time": (ids[starts] + 1) * tf * 60,
+            "open": prices[starts, 0],
+            "high": np.maximum.reduceat(prices[:, 1], starts),
+            "low": np.minimum.reduceat(prices[:, 2], starts),
+            "close": close,
+            "volume": np.add.reduceat(prices[:, 4], starts),
+            "ema": ema, "slope": slope,
+            "regime": np.select([slope >= threshold, slope <= -threshold], [1, -1], 0),
+        }  # fmt: skip
+    return out
+
+
+_BLOCK = 64
+
+
+def _ema_blocks(x: np.ndarray, period: int) -> np.ndarray:
+    """TradingView's EMA (seeded with the mean of the first `period` values) by blocks:
+    y[k] = beta^(k+1) * y[-1] + sum_j alpha * beta^(k-j) * x[j] within a block."""
+    ema = np.full(len(x), np.nan)
+    if len(x) < period:
+        return ema
+    alpha = 2.0 / (period + 1)
+    beta = 1.0 - alpha
+    k = np.arange(_BLOCK)
+    lower = np.tril(alpha * beta ** (k[:, None] - k[None, :]))
+    carry = beta ** (k + 1)
+    rest = x[period:]
+    full = len(rest) // _BLOCK * _BLOCK
+    values = np.empty(len(rest))
+    prev = float(x[:period].mean())
+    blocks = rest[:full].reshape(-1, _BLOCK)
+    sums = blocks @ lower.T  # every block's own part at once
+    for i in range(len(blocks)):
+        values[i * _BLOCK : (i + 1) * _BLOCK] = sums[i] + carry * prev
+        prev = values[(i + 1) * _BLOCK - 1]
+    for j in range(full, len(rest)):
+        prev = alpha * rest[j] + beta * prev
+        values[j] = prev
+    ema[period - 1] = x[:period].mean()
+    ema[period:] = values
+    return ema
+
+
 def _ema_tv(x: np.ndarray, period: int) -> np.ndarray:
     ema = np.full(len(x), np.nan)
     if len(x) < period:
