@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Protocol
 
 import structlog
@@ -29,7 +28,7 @@ class DisabledExecutor:
         self.skipped.append(entry)
         if len(self.skipped) > 1000:  # bounded: keep only recent intents for inspection
             del self.skipped[:500]
-        intent = asdict(entry) | {"side": entry.side_name, "side_code": entry.side}
+        intent = entry.fields() | {"side": entry.side_name, "side_code": entry.side}
         intent["at"] = iso(entry.at)
         self._log.info(
             "order_skipped", reason=self.reason, message="trading disabled, order not sent",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Protocol
 
 import structlog
@@ -38,7 +37,7 @@ class LeaderGate:
             await self.executor.submit(entry, state)
             return
         self.skipped += 1
-        intent = asdict(entry) | {"side": entry.side_name, "side_code": entry.side}
+        intent = entry.fields() | {"side": entry.side_name, "side_code": entry.side}
         intent["at"] = iso(entry.at)
         self._log.info(
             "order_skipped", reason=self.reason,

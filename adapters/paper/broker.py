@@ -209,7 +209,7 @@ class PaperBroker:
             "duplicates": self.counts["duplicate"],
             "refused_busy": self.counts["refused_busy"],
             "open_positions": [asdict(p) for p in self.positions()],
-            "pending_entries": [asdict(e) for e in self.pending()],
+            "pending_entries": [e.fields() for e in self.pending()],
             "accounts": {a: _stats([t for t in self._trades if t.account == a]) for a in accounts},
         }
 

@@ -77,3 +77,15 @@ def test_held_lines_are_written_in_order_when_full_and_at_close(tmp_path: Path) 
     recorder.close()  # idempotent: a failing replay closes it, then nothing else does
     lines = (tmp_path / "bars.jsonl").read_bytes().splitlines()
     assert [json.loads(line)["ema"] for line in lines] == [float(i) for i in range(7)]
+
+
+def test_bar_record_takes_each_field_by_its_name() -> None:
+    bar = ClosedBar("MES", 15, 1_750_024_800, 1_750_025_700, 1.5, 2.5, 0.5, 1.25, 7.0, 14,
+                    1.125, -0.5, "range", 99)  # fmt: skip
+    assert bar_record(bar) == {
+        "symbol": "MES", "timeframe": "15m", "open_time": "2025-06-15T22:00:00Z",
+        "close_time": "2025-06-15T22:15:00Z", "open": 1.5, "high": 2.5, "low": 0.5,
+        "close": 1.25, "volume": 7.0, "minutes": 14, "ema": 1.125, "slope": -0.5,
+        "regime": "range",
+    }  # fmt: skip
+    assert bar_record(bar)["open"] is bar.open  # the bar's own float object

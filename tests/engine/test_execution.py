@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.decide import BUY_ALIGNED, HOLD_RANGE, SELL_ALIGNED
-from engine.execution import SIDE_BUY, SIDE_SELL, entry_for, entry_tag
+from engine.execution import SIDE_BUY, SIDE_SELL, PlaceEntry, entry_for, entry_tag
 from engine.model import MarketState
 
 
@@ -28,3 +29,16 @@ def test_entries_for_plans() -> None:
         SIDE_BUY, 2, "buy", "rt-a-MES-20250616T2205Z"
     )  # fmt: skip
     assert (sell.side, sell.side_name, sell.at) == (SIDE_SELL, "sell", 1_750_111_500)
+
+
+def test_an_entry_is_immutable_and_gives_its_fields() -> None:
+    state = MarketState("MES", 1_750_111_500, (), ())
+    entry = entry_for(SELL_ALIGNED, state, "a", "CON.F.US.MES.M25", 1)
+    assert entry is not None
+    assert entry.fields() == {
+        "account": "a", "symbol": "MES", "contract": "CON.F.US.MES.M25", "side": SIDE_SELL,
+        "size": 1, "tag": "rt-a-MES-20250616T2205Z", "at": 1_750_111_500,
+    }  # fmt: skip
+    assert entry == PlaceEntry(**entry.fields())
+    with pytest.raises(AttributeError):
+        entry.size = 2  # type: ignore[misc]
