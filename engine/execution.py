@@ -69,4 +69,3 @@ def entry_for(
     side = SIDE_BUY if plan.action is _BUY else SIDE_SELL
     tag = entry_tag(account, state.symbol, state.at)
     return _new(PlaceEntry, (account, state.symbol, contract, side, size, tag, state.at))
-

@@ -150,10 +150,12 @@ def _timed_bar(
             return Rejection("misaligned_bar_time", str(bar_time))
         received = None if _empty(ts) else _instant(ts)
         return _new(_BAR1M, (symbol, int(open_time), o, h, low, c, v, False, received))
-    receipt: float | None = None
     if type(ts) is float and -_MS_THRESHOLD < ts < _MS_THRESHOLD:
-        receipt = ts  # epoch seconds, as `_instant` reads a number this size
-    elif type(ts) is str:
+        # Epoch seconds, as `_instant` reads a number this size: the caller's float object
+        # is kept as the receipt (compiled, a `float` variable would box a new one).
+        return _inferred_bar(symbol, ts, ts, o, h, low, c, v, tolerance_s)
+    receipt: float | None = None
+    if type(ts) is str:
         try:  # fast path: the database's own ISO 8601 rendering
             moment = datetime.fromisoformat(ts)
         except ValueError:
@@ -167,10 +169,26 @@ def _timed_bar(
         receipt = _instant(ts)
     if receipt is None:
         return Rejection("unparsable_field", "ts")
+    return _inferred_bar(symbol, receipt, receipt, o, h, low, c, v, tolerance_s)
+
+
+def _inferred_bar(
+    symbol: str,
+    received: object,
+    receipt: float,
+    o: object,
+    h: object,
+    low: object,
+    c: object,
+    v: object,
+    tolerance_s: float,
+) -> Bar1m:
+    """The bar of the minute that ended at or before `receipt` (epoch s; `received` is
+    the same value as the object to keep)."""
     open_time = int(receipt // 60) * 60 - 60
     ambiguous = receipt - (open_time + 60) > tolerance_s
     # tuple.__new__ skips NamedTuple's Python-level __new__ (a third of a row's cost).
-    return _new(_BAR1M, (symbol, open_time, o, h, low, c, v, ambiguous, receipt))
+    return _new(_BAR1M, (symbol, open_time, o, h, low, c, v, ambiguous, received))
 
 
 def _check_timeframe(timeframe: object) -> Rejection | None:

@@ -50,7 +50,9 @@ class Pipeline:
         # (read and written on the event loop thread only, as everything here).
         self._rows = 0
         self._accepted = 0
-        self.last_row_arrival: float | None = None
+        # Unboxed in the compiled build (a float attribute is a C double; `float | None`
+        # would box a new float every row): -inf until a row arrived with a time.
+        self._last_arrival = -_INF
         self.minute_listeners: list[MinuteListener] = []  # e.g. the paper broker
         self._log = structlog.get_logger("pipeline")
         # Per-bar debug lines cost more than the engine itself: build them only when asked.
@@ -67,6 +69,12 @@ class Pipeline:
             counts["accepted"] += self._accepted
             self._accepted = 0
         return counts
+
+    @property
+    def last_row_arrival(self) -> float | None:
+        """When the latest row arrived (epoch s), None before any (backfilled rows, which
+        arrive at -inf, do not count)."""
+        return self._last_arrival if self._last_arrival > -_INF else None
 
     def ingest(self, row: Mapping[str, Any], arrival: float | None) -> tuple[MarketState, ...]:
         """One raw `tv_datafeed` row received at `arrival` (epoch s; None = its own ts)."""
@@ -86,9 +94,13 @@ class Pipeline:
             return _NONE
         bar: Bar1m = result  # type: ignore[assignment]
         if arrival is None:
-            arrival = bar.received if bar.received is not None else bar.open_time + 60.0
+            # The bar's own float object (compiled, an expression typed `float` would be
+            # unboxed and boxed anew, twice a row): its receipt, else its close.
+            arrival = bar.received
+            if arrival is None:
+                arrival = bar.open_time + 60.0
         if arrival > -_INF:
-            self.last_row_arrival = arrival
+            self._last_arrival = arrival
         if bar.ambiguous:
             self._counts["ambiguous"] += 1
             self._log.warning(
