@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import tracemalloc
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -51,36 +51,11 @@ def time_pull(bars: list[Bar1m], minutes: int, window: int = 600) -> tuple[float
 
 
 def vectorized(bars: list[Bar1m], config: EngineConfig) -> dict[int, dict[str, np.ndarray]]:
-    """All closed bars and indicators at once. Bars: `reduceat` over the runs of equal
-    bucket id; EMA: TradingView seeding (mean of the first n closes), then the recursion
-    `a*x + (1-a)*prev` as a Python loop over the closed bars (it is sequential); slope
-    and regime: vectorized over a sliding window."""
-    open_time = np.fromiter((bar[1] for bar in bars), np.int64, len(bars))
-    prices = np.array([bar[2:7] for bar in bars], dtype=np.float64)
-    weights = np.arange(config.slope_window) - (config.slope_window - 1) / 2
-    weights /= (weights**2).sum()
-    out = {}
-    for tf in config.timeframes:
-        ids = open_time // (tf * 60)
-        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
-        lasts = np.r_[starts[1:], len(ids)] - 1
-        close = prices[lasts, 3]
-        ema = _ema_tv(close, config.ema_period)
-        windows = np.lib.stride_tricks.sliding_window_view(ema, config.slope_window)
-        slope = np.full(len(ema), np.nan)
-        slope[config.slope_window - 1 :] = windows @ weights / ema[config.slope_window - 1 :]
-        threshold = config.slope_threshold
-        regime = np.select([slope >= threshold, slope <= -threshold], [1, -1], 0)
-        out[tf] = {
-            "close_time": (ids[starts] + 1) * tf * 60,
-            "open": prices[starts, 0],
-            "high": np.maximum.reduceat(prices[:, 1], starts),
-            "low": np.minimum.reduceat(prices[:, 2], starts),
-            "close": close,
-            "volume": np.add.reduceat(prices[:, 4], starts),
-            "ema": ema, "slope": slope, "regime": regime,
-        }  # fmt: skip
-    return out
+    """All closed bars and indicators at once, from the bars as Python objects. Bars:
+    `reduceat` over the runs of equal bucket id; EMA: TradingView seeding (mean of the
+    first n closes), then the recursion `a*x + (1-a)*prev` as a Python loop over the
+    closed bars (it is sequential); slope and regime: vectorized over a sliding window."""
+    return _batch(*as_arrays(bars), config, _ema_tv)
 
 
 def as_arrays(bars: list[Bar1m]) -> tuple[np.ndarray, np.ndarray]:
@@ -96,6 +71,15 @@ def vectorized_limit(
     ceiling of a batch computation (no parsing, no objects, no decisions, no output).
     The EMA recursion runs 64 closed bars at a time as one matrix product, exact to a
     few ulps of the sequential one (the bench checks the gap)."""
+    return _batch(open_time, prices, config, _ema_blocks)
+
+
+def _batch(
+    open_time: np.ndarray,
+    prices: np.ndarray,
+    config: EngineConfig,
+    ema_of: Callable[[np.ndarray, int], np.ndarray],
+) -> dict[int, dict[str, np.ndarray]]:
     weights = np.arange(config.slope_window) - (config.slope_window - 1) / 2
     weights /= (weights**2).sum()
     out = {}
@@ -104,7 +88,7 @@ def vectorized_limit(
         starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
         lasts = np.r_[starts[1:], len(ids)] - 1
         close = prices[lasts, 3]
-        ema = _ema_blocks(close, config.ema_period)
+        ema = ema_of(close, config.ema_period)
         windows = np.lib.stride_tricks.sliding_window_view(ema, config.slope_window)
         slope = np.full(len(ema), np.nan)
         slope[config.slope_window - 1 :] = windows @ weights / ema[config.slope_window - 1 :]

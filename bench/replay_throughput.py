@@ -90,9 +90,13 @@ def bench_vectorized(bars: list, config: EngineConfig, engine_rate: float) -> li
         ("3. numpy batch (reduceat bars, loop EMA, vector slope), bars/s", f"{rate:,.0f}",
          "", ""),
         ("   engine / numpy batch", f"{engine_rate / rate:.2f}x", "(info)", ""),
-        ("   max relative EMA gap numpy vs engine", f"{gap:.1e}", "< 1e-9",
-         verdict(gap < 1e-9)),
+        _gap_row("numpy", gap),
     ]  # fmt: skip
+
+
+def _gap_row(what: str, gap: float) -> Row:
+    label = f"   max relative EMA gap {what} vs engine"
+    return (label, f"{gap:.1e}", "< 1e-9", verdict(gap < 1e-9))
 
 
 def bench_limit(bars: list, config: EngineConfig, engine_rate: float) -> tuple[float, list[Row]]:
@@ -110,8 +114,7 @@ def bench_limit(bars: list, config: EngineConfig, engine_rate: float) -> tuple[f
         ("   vectorized limit (columns in memory, no loop per bar), bars/s", f"{rate:,.0f}",
          "(info)", ""),
         ("   engine / vectorized limit", f"{engine_rate / rate:.2f}x", "(info)", ""),
-        ("   max relative EMA gap vectorized limit vs engine", f"{gap:.1e}", "< 1e-9",
-         verdict(gap < 1e-9)),
+        _gap_row("vectorized limit", gap),
     ]  # fmt: skip
 
 
