@@ -1,0 +1,40 @@
+"""`make bench` keeps working: the throughput bench on a few thousand minutes.
+
+Speed verdicts at this size mean nothing (fixed costs dominate) and are not checked; the
+rows whose verdict is about correctness are: the EMA gaps to the engine and the memory
+bound.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_throughput_bench_runs_and_its_correctness_rows_pass() -> None:
+    done = subprocess.run(
+        [sys.executable, "bench/replay_throughput.py", "--minutes", "12000",
+         "--pull-minutes", "300"],
+        cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = {re.split(r"\s{2,}", line.strip())[0]: line for line in done.stdout.splitlines()}
+    for label in (
+        "max relative EMA gap numpy vs engine",
+        "max relative EMA gap vectorized limit vs engine",
+        "growth, current",
+    ):
+        assert rows[label].rstrip().endswith("PASS"), rows[label]
+    for label in (
+        "1. engine alone (add + decide), bars/s [compiled]",
+        "engine / lean loop (within 25% of it)",
+        "engine / pull",
+        "vectorized limit (columns in memory, no loop per bar), bars/s",
+        "4. CSV replay (replay_csv: parse, engine, decide, jsonl), rows/s",
+        "CSV replay / vectorized limit",
+    ):
+        assert label in rows, sorted(rows)
