@@ -150,6 +150,19 @@ def instrument_realtime(probe: Probe) -> None:
     RealtimeFeed._on_change = stamped  # type: ignore[method-assign]
 
 
+class _Probed:
+    """`inner` with some methods replaced: the pipeline and trader are compiled classes
+    (worker/native.py), whose methods cannot be patched on the instance. The worker's
+    stream loop reads `app.pipeline` and `app.trader` when it starts."""
+
+    def __init__(self, inner: Any, **methods: Any) -> None:
+        self._inner = inner
+        self.__dict__.update(methods)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
 def instrument_app(app: Any, probe: Probe) -> None:
     ingest, on_state = app.pipeline.ingest, app.trader.on_state
 
@@ -162,8 +175,8 @@ def instrument_app(app: Any, probe: Probe) -> None:
         probe.state.append((_perf(), state.at))
         return await on_state(state)
 
-    app.pipeline.ingest = probe_ingest
-    app.trader.on_state = probe_on_state
+    app.pipeline = _Probed(app.pipeline, ingest=probe_ingest)
+    app.trader = _Probed(app.trader, on_state=probe_on_state)
 
 
 # ----- the far side ---------------------------------------------------------------------

@@ -38,3 +38,16 @@ def test_the_throughput_bench_runs_and_its_correctness_rows_pass() -> None:
         "CSV replay / vectorized limit",
     ):
         assert label in rows, sorted(rows)
+
+
+def test_the_live_latency_bench_runs_and_sees_every_decision() -> None:
+    """The bench instruments the running worker (its pipeline and trader are compiled
+    classes: it wraps them); 300 live rows close 60 five-minute buckets."""
+    done = subprocess.run(
+        [sys.executable, "bench/live_latency.py", "--rows", "300", "--burst-rows", "0"],
+        cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    paced = next(line for line in done.stdout.splitlines() if line.startswith("paced (gap"))
+    rows, _sent, _received, _worker, decisions, *_ = paced.split(")", 1)[1].split()
+    assert (rows, decisions) == ("300", "60"), paced
