@@ -2,11 +2,13 @@
 
 Two readers give the same batches (tested cell by cell, tests/adapters/test_csvread.py):
 - the columnar one (adapters/files/arrowcsv.py, pyarrow) for a plain file — no quote
-  character, no NUL, no lone CR — parses in C++ and hands over numbers and receipt
-  times already typed, each exactly the float Python's own parse gives; a cell it cannot
-  type that way stays text, for `normalize_fields` to judge as it judges live rows;
-- the csv module, row by row, for anything else, and from the first row the columnar
-  reader could not read (a row with the wrong number of cells, say) to the end.
+  character, no NUL, no line break first — parses in C++ and hands over numbers and
+  receipt times already typed, each exactly the float Python's own parse gives; a cell it
+  cannot type that way stays text, for `normalize_fields` to judge as it judges live rows;
+- the csv module, row by row, for anything else, and from the first batch the columnar
+  reader could not read (a row with the wrong number of cells, an empty line) to the end.
+Which reader reads, and from which row the csv module takes over, is logged
+(`replay_reader`).
 
 Kept apart from the sample feed (csvfeed.py): this module is on the compiled hot path
 (worker/native.py), which cannot hold async generators.
@@ -19,6 +21,8 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
+
+import structlog
 
 from engine.model import Bar1m, Rejection
 from engine.normalize import normalize_fields
@@ -77,18 +81,26 @@ def read_columns(
     """Every data row of `path` in file order, in batches. Raises CsvFormatError first
     when the header lacks a required column."""
     layout = Layout(path)
+    log = structlog.get_logger("replay")
     done = 0
     if columnar:
         from adapters.files import arrowcsv
 
         if arrowcsv.plain(path):
+            log.info("replay_reader", reader="columnar")
             try:
                 for batch in arrowcsv.batches(path, layout, batch_rows):
                     yield batch
                     done += batch.n
                 return
-            except arrowcsv.ReadError:
-                pass  # this and every later row: the csv module's reading, row by row
+            except arrowcsv.ReadError as exc:  # this and every later row: the csv module's
+                log.info(
+                    "replay_reader", reader="csv_module", from_row=done + 1,
+                    reason=str(exc)[:200],
+                )  # fmt: skip
+        else:
+            log.info("replay_reader", reader="csv_module", from_row=1,
+                     reason="not plain: a quote, a NUL or a line break first")  # fmt: skip
     yield from _csv_batches(path, layout, done, batch_rows)
 
 

@@ -93,8 +93,8 @@ class JsonlRecorder:
     CPython's float repr costs 0.4-0.9 µs here and a replay writes ~5 floats per row.
 
     `hold` lines are kept before one write: 1 (live) writes and flushes every line as it
-    comes, so a line is on disk when its bar closes; a replay holds thousands (a file
-    write costs ~0.3 µs, as much as the line's encoding). `close` writes what is held.
+    comes, so a line is on disk when its bar closes; a replay holds a few hundred (~64 KiB:
+    a write call per line cost as much as encoding it). `close` writes what is held.
     """
 
     def __init__(self, out_dir: Path, hold: int = 1) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from structlog.testing import capture_logs
 
 from adapters.files import arrowcsv
 from adapters.files.csvread import Layout, normalize_batch, read_columns, read_normalized
@@ -198,7 +199,12 @@ def test_a_blank_line_deep_in_a_file_falls_back_from_its_batch_on(tmp_path: Path
     lines.insert(3000, "")
     path = tmp_path / "feed.csv"
     path.write_text("\n".join(["id,ts,symbol,timeframe,o,h,l,c,v", *lines]) + "\n")
-    batches = list(read_columns(path, batch_rows=1024))
+    with capture_logs() as logs:
+        batches = list(read_columns(path, batch_rows=1024))
+    readers = [(e["reader"], e.get("from_row")) for e in logs if e["event"] == "replay_reader"]
+    by_arrow = sum(batch.n for batch in batches if type(batch.o[0]) is float)
+    assert 0 < by_arrow < 3001  # the blank line is row 3,001
+    assert readers == [("columnar", None), ("csv_module", by_arrow + 1)]
     assert type(batches[0].o[0]) is float  # arrow's, up to the batch with the blank line
     assert type(batches[-1].o[-1]) is str  # the csv module's, from there on
     assert sum(batch.n for batch in batches) == 5001
@@ -249,3 +255,15 @@ def test_invalid_utf8_is_one_bad_cell_not_a_crash(tmp_path: Path) -> None:
     assert columnar == by_row
     assert getattr(columnar[2], "reason", None) == "other_symbol"
     assert getattr(columnar[4], "symbol", None) == "MES"  # the unread bad bytes are harmless
+
+
+def test_a_file_that_is_not_plain_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "feed.csv"
+    rows = _plain_rows(3)
+    rows[1] = rows[1].replace(",MES,", ',"MES",')
+    path.write_text("\n".join(["id,ts,symbol,timeframe,o,h,l,c,v", *rows]) + "\n")
+    with capture_logs() as logs:
+        assert sum(batch.n for batch in read_columns(path)) == 3
+    (event,) = [e for e in logs if e["event"] == "replay_reader"]
+    assert (event["reader"], event["from_row"]) == ("csv_module", 1)
+    assert "quote" in event["reason"]
