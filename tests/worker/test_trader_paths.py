@@ -13,7 +13,7 @@ from adapters.dryrun import FlatBookContexts, SignalsOnlyExecutor
 from engine.config import DecisionConfig
 from engine.decide import HoldFirstDecider
 from engine.execution import PlaceEntry
-from engine.model import ActionPlan, ClosedBar, MarketState, PositionContext
+from engine.model import Action, ActionPlan, ClosedBar, MarketState, PositionContext
 from worker.trader import StaticContracts, Trader
 
 AT = 1_750_096_800  # 2025-06-16T18:00:00Z, Monday 13:00 CT: outside the flat window
@@ -182,3 +182,36 @@ async def test_a_failing_order_is_logged_and_the_next_account_still_trades(inlin
     assert [(f["account"], f["error"], f["sent"]) for f in failed] == [
         ("a", "ValueError: refused", False)
     ]  # fmt: skip
+
+
+class FreshPlans:
+    """A decider that returns a new plan object every time (as the account gate does),
+    cycling through more distinct plans than the trader keeps counter keys for."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def decide(self, state: MarketState | None, context: PositionContext | None) -> ActionPlan:
+        self.calls += 1
+        return ActionPlan(Action.HOLD, f"reason_{self.calls % 300}", {"n": self.calls})
+
+
+def test_counts_are_exact_whatever_plan_objects_the_decider_returns() -> None:
+    trader = Trader(
+        FreshPlans(), ("a",), FlatBookContexts(), SignalsOnlyExecutor(), Recording(),
+        contracts=StaticContracts(), log_states=False,
+    )  # fmt: skip
+    for i in range(900):
+        trader.on_state_now(_state("range", AT + 300 * i))
+    assert sum(trader.counts.values()) == 900
+    assert trader.counts == {f"HOLD.reason_{r}": 3 for r in range(300)}
+    shared = Trader(
+        HoldFirstDecider(DecisionConfig()), ("a",), FlatBookContexts(), SignalsOnlyExecutor(),
+        Recording(), contracts=StaticContracts(), log_states=False,
+    )  # fmt: skip
+    for state in STATES * 50:
+        shared.on_state_now(state)
+    assert shared.counts == {
+        "BUY.aligned_uptrend": 100, "HOLD.range": 50, "SELL.aligned_downtrend": 100,
+        "HOLD.insufficient_data": 50,
+    }  # fmt: skip
