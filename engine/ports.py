@@ -32,6 +32,7 @@ class BarSource(Protocol):
     """
 
     name: str
+    is_live_feed: bool  # the table's live inserts on the wall clock: the only source orders follow
 
     def warm_up_rows(self) -> AsyncIterator[dict[str, object]]: ...
 

@@ -28,7 +28,7 @@ from engine.decide import HoldFirstDecider
 from engine.ports import BarSource, ContextProvider
 from engine.risk import RiskLimits
 from worker.pipeline import Pipeline, Recorder
-from worker.settings import ConfigError, Settings
+from worker.settings import LIVE_FEED_ONLY, ConfigError, Settings
 from worker.trader import ContractSource, Executor, StaticContracts, Trader
 from worker.userhub import (
     DecisionRecorder,
@@ -97,6 +97,9 @@ def build(
             if settings.supabase_url
             else SampleFeed(settings.sample_feed, settings.sample_speed, settings.sample_live_rows)
         )
+    if sends_orders(settings) and not source.is_live_feed:
+        # Settings refuse this already; the wiring refuses it again, whatever the source.
+        raise ConfigError(f"config error: TRADING_ENABLED: {LIVE_FEED_ONLY}")
     if recorder is None:
         recorder = JsonlRecorder(settings.out_dir) if settings.out_dir else NullRecorder()
     wanted = settings.record_decisions or settings.effective_broker == "projectx"
@@ -120,6 +123,65 @@ def build(
     return App(
         settings, source, pipeline, trader, recorder, on_sample, settings.effective_broker,
         [*hooks[0], *broker.startup], [*hooks[1], *broker.shutdown], lease, event_counts,
+    )  # fmt: skip
+
+
+def sends_orders(settings: Settings) -> bool:
+    """Real market orders go to a gateway: TRADING_ENABLED with the ProjectX broker."""
+    return settings.trading_enabled and settings.effective_broker == "projectx"
+
+
+@dataclass(frozen=True, slots=True)
+class RunMode:
+    """What a run does with its decisions: the `worker_started` fields and their sentence."""
+
+    source: str
+    sample_feed: bool
+    sample_path: str
+    broker: str
+    trading_enabled: bool
+    real_orders: bool  # market orders go to a real gateway
+    accounts: tuple[str, ...]
+
+    @property
+    def orders(self) -> str:
+        return "real" if self.real_orders else "paper" if self.broker == "paper" else "none"
+
+    def sentence(self) -> str:
+        if self.sample_feed:
+            source = f"the SAMPLE FEED {self.sample_path} (no SUPABASE_URL set)"
+        elif self.source == "supabase":
+            source = "live data from Supabase"
+        else:
+            source = f"the source {self.source}"
+        accounts = ", ".join(self.accounts)
+        if self.real_orders:
+            orders = f"TRADING ENABLED: real market orders to ProjectX for {accounts}"
+        elif self.broker == "paper":
+            orders = "paper broker: simulated fills, no order leaves this process"
+        elif self.broker == "projectx":
+            orders = f"dry run (TRADING_ENABLED=false): accounts {accounts} read, no orders"
+        else:
+            orders = "signals only (BROKER=none): no orders"
+        return f"running on {source}; {orders}"
+
+    def fields(self) -> dict[str, object]:
+        return {
+            "source": self.source, "sample_feed": self.sample_feed, "broker": self.broker,
+            "trading_enabled": self.trading_enabled, "orders": self.orders,
+            "dry_run": not self.real_orders, "accounts": list(self.accounts),
+            "message": self.sentence(),
+        }  # fmt: skip
+
+
+def run_mode(app: App) -> RunMode:
+    settings = app.settings
+    return RunMode(
+        source=app.source.name, sample_feed=app.on_sample_feed,
+        sample_path=str(settings.sample_feed), broker=app.broker,
+        trading_enabled=settings.trading_enabled,
+        real_orders=sends_orders(settings) and app.source.is_live_feed,
+        accounts=app.trader.accounts,
     )  # fmt: skip
 
 

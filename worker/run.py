@@ -22,7 +22,7 @@ import structlog
 from adapters.files.timefmt import iso
 from engine.calendar import CALENDARS
 from engine.model import MarketState
-from worker.app import App
+from worker.app import App, run_mode
 from worker.health import HealthServer, Webhook, health_check
 from worker.metrics import LoopLagMonitor, build_registry, render
 from worker.native import build_name
@@ -51,16 +51,9 @@ class StreamStatus:
 
 async def run(app: App) -> int:
     log = structlog.get_logger("worker")
-    settings = app.settings
     log.info(
-        "worker_started", source=app.source.name, sample_feed=app.on_sample_feed,
-        symbols=list(settings.symbol_list), accounts=list(app.trader.accounts), broker=app.broker,
-        trading_enabled=settings.trading_enabled, dry_run=not settings.trading_enabled,
-        engine_build=build_name(),
-        message=(
-            "running on the bundled SAMPLE FEED (no SUPABASE_URL set); dry run, no orders"
-            if app.on_sample_feed else "running on live data"
-        ),
+        "worker_started", symbols=list(app.settings.symbol_list), engine_build=build_name(),
+        **run_mode(app).fields(),
     )  # fmt: skip
     stop = asyncio.Event()
     _install_signal_handlers(stop)

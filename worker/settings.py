@@ -18,6 +18,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from engine.config import DecisionConfig, EngineConfig
 
 SAMPLE_FEED = Path(__file__).parent / "data" / "sample_mes.csv"
+LIVE_FEED_ONLY = (
+    "TRADING_ENABLED=true with BROKER=projectx sends orders only from the live Supabase "
+    "feed, and SUPABASE_URL is not set (the worker would stream the sample file "
+    "SAMPLE_FEED); set SUPABASE_URL and SUPABASE_KEY, or TRADING_ENABLED=false, or BROKER=paper"
+)
 
 
 class Settings(BaseSettings):
@@ -111,6 +116,17 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
 
+    @field_validator("trading_enabled", "record_decisions", mode="before")
+    @classmethod
+    def _strict_bool(cls, value: object) -> object:
+        """`true` / `false` in any case, nothing else: TRADING_ENABLED is the money switch,
+        and `yes`, `1` or `on` are guesses about what the operator meant."""
+        if isinstance(value, str):
+            if value.strip().lower() not in ("true", "false"):
+                raise ValueError("expected true or false")
+            return value.strip().lower() == "true"
+        return value
+
     @field_validator("lease_database_url")
     @classmethod
     def _dsn(cls, value: SecretStr | None) -> SecretStr | None:
@@ -203,6 +219,14 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _live_feed_only(self) -> Settings:
+        """Orders come only from the live Supabase feed: without SUPABASE_URL the worker
+        streams a sample file, and trading it with a real broker would trade old data."""
+        if self.trading_enabled and self.effective_broker == "projectx" and not self.supabase_url:
+            raise ValueError(f"TRADING_ENABLED: {LIVE_FEED_ONLY}")
+        return self
+
+    @model_validator(mode="after")
     def _pairs(self) -> Settings:
         has_key = self.supabase_key is not None and bool(self.supabase_key.get_secret_value())
         if bool(self.supabase_url) != has_key:
@@ -261,6 +285,7 @@ class Settings(BaseSettings):
                 out[name.upper()] = "***" if value.get_secret_value() else ""
             else:
                 out[name.upper()] = str(value) if isinstance(value, Path) else value
+        out["BROKER"] = self.effective_broker  # the broker in effect, not the raw setting
         return out
 
 
@@ -283,9 +308,17 @@ def load_settings(**overrides: object) -> Settings:
         field = Settings.model_fields.get(where.lower())
         secret = field is not None and "SecretStr" in str(field.annotation)
         shown = "" if secret or isinstance(given, dict) else f" (got {given!r})"
-        if "example" not in message and field is not None and field.default is not None:
-            message += f"; example: {where}={field.default}"
+        if first["loc"] and "example" not in message and field is not None:
+            message += _example(where, field.default)
         raise ConfigError(f"config error: {where}: {message}{shown}") from None
+
+
+def _example(name: str, default: object) -> str:
+    """`; example: NAME=<default>` in the form the variable is written (`false`, not `False`)."""
+    if default is None:
+        return ""
+    shown = str(default).lower() if isinstance(default, bool) else default
+    return f"; example: {name}={shown}"
 
 
 def _account_ids() -> dict[str, int]:

@@ -22,6 +22,7 @@ class SampleFeed:
     streams at `speed` x real time with the rows' own receipt times as the clock."""
 
     name = "sample feed"
+    is_live_feed = False  # simulated time: orders never follow
 
     def __init__(self, path: Path, speed: float, live_rows: int) -> None:
         rows = read_rows(path)

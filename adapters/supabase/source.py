@@ -51,6 +51,7 @@ class SourceConfig:
 
 class SupabaseSource:
     name = "supabase"
+    is_live_feed = True  # the table's inserts on the wall clock: orders may follow
 
     def __init__(
         self,

@@ -79,6 +79,15 @@ RUN_CASES: list[tuple[str, dict[str, str], tuple[str, ...]]] = [
     ),
     ("account_id_not_numeric", {"ACCOUNT_MAIN": "abc"}, ("ACCOUNT_MAIN",)),
     ("trading_enabled_not_a_bool", {"TRADING_ENABLED": "maybe"}, ("TRADING_ENABLED",)),
+    ("trading_enabled_yes", {"TRADING_ENABLED": "yes"}, ("TRADING_ENABLED",)),
+    ("trading_enabled_one", {"TRADING_ENABLED": "1"}, ("TRADING_ENABLED",)),
+    ("trading_enabled_on", {"TRADING_ENABLED": "on"}, ("TRADING_ENABLED",)),
+    (
+        # No SUPABASE_URL: the worker would stream the sample file and trade it for real.
+        "real_orders_on_the_sample_feed",
+        {**PROJECTX, "TRADING_ENABLED": "true", "ACCOUNT_MAIN": "1001", "TRADE_ACCOUNTS": "main"},
+        ("TRADING_ENABLED",),
+    ),
     ("port_not_numeric", {"PORT": "abc"}, ("PORT",)),
     ("sample_feed_missing", {"SAMPLE_FEED": "/nonexistent/feed.csv"}, ("SAMPLE_FEED",)),
     ("lease_dsn_malformed", {"LEASE_DATABASE_URL": "not-a-dsn"}, ("LEASE_DATABASE_URL",)),
@@ -99,6 +108,13 @@ def test_run_rejects_bad_configuration(
 ) -> None:
     result = run_cli(["run"], clean_env(**env), tmp_path)
     assert_config_error(result, names)
+
+
+def test_check_config_reports_real_orders_on_the_sample_feed(tmp_path: Path) -> None:
+    env = clean_env(**PROJECTX, TRADING_ENABLED="TRUE", ACCOUNT_MAIN="1001", TRADE_ACCOUNTS="main")
+    result = run_cli(["check-config"], env, tmp_path)
+    assert_config_error(result, ("TRADING_ENABLED",))
+    assert "SUPABASE_URL" in result.stderr and "BROKER=paper" in result.stderr
 
 
 def test_the_valid_baseline_does_start(tmp_path: Path) -> None:

@@ -28,4 +28,5 @@ def test_env_example_as_dot_env_is_valid(tmp_path: Path) -> None:
         text=True, timeout=60, check=False, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin"},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert '"BROKER": null' in done.stdout and '"TRADING_ENABLED": false' in done.stdout
+    # BROKER is empty there: check-config shows the broker in effect (paper, no credentials).
+    assert '"BROKER": "paper"' in done.stdout and '"TRADING_ENABLED": false' in done.stdout
