@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from structlog.testing import capture_logs
 from adapters.projectx.client import ProjectXClient, ProjectXConfig
 from adapters.projectx.execution import ProjectXExecutor, order_body
 from adapters.projectx.intents import IntentStore
+from adapters.projectx.lookup import find_order
 from adapters.projectx.parsing import PlaceAnswer, place_answer
 from engine.execution import PlaceEntry
 from engine.model import MarketState
@@ -168,6 +170,40 @@ async def test_two_candidates_leave_the_entry_unresolved_and_unsent(
     assert sorted(logs[1]["candidates"]) == sorted([manual, tagged(tagless, the.tag)[0]["id"]])
     assert tagless.place_calls == 2  # the manual one and ours: no resend
     assert ex.store.get(the.tag).state == "sending"  # unresolved, looked at again at start
+
+
+SENT = 1_765_000_000.0  # epoch s of the send
+
+
+def order(order_id: int, created: float | str, **changes: object) -> dict:
+    stamp = created if isinstance(created, str) else datetime.fromtimestamp(created, UTC)
+    base = {"id": order_id, "accountId": ACCOUNT_ID, "contractId": CONTRACT, "side": 0,
+            "size": 1, "type": 2, "creationTimestamp": str(stamp).replace(" ", "T")}  # fmt: skip
+    return base | changes
+
+
+@pytest.mark.parametrize(
+    ("orders", "rule", "found"),
+    [
+        ([], "absent", None),
+        ([order(1, SENT - 5.0)], "found_by_match", 1),  # the window's edges are inside
+        ([order(1, SENT + 120.0)], "found_by_match", 1),
+        ([order(1, SENT - 5.5)], "absent", None),
+        ([order(1, SENT + 120.5)], "absent", None),
+        ([order(1, SENT + 1, side=1), order(2, SENT + 1, size=2), order(3, SENT + 1,
+          contractId="CON.F.US.MES.H26"), order(4, SENT + 1, accountId=7)], "absent", None),
+        ([order(1, "yesterday-ish")], "found_by_match", 1),  # unreadable time: cannot rule out
+        ([order(1, "2025-12-06T05:46:41.1234567Z")], "found_by_match", 1),  # .NET's 7 digits
+        ([order(1, SENT), order(2, SENT + 3)], "several_candidates", None),
+        # Tags are served and ours is absent: the tag is the proof, a look-alike is not ours.
+        ([order(1, SENT, customTag=None)], "absent", None),
+        ([order(1, SENT, customTag="other"), order(2, SENT, customTag="rt-main-MES-now")],
+         "found_by_tag", 2),
+    ],
+)  # fmt: skip
+def test_find_order_rules(orders: list[dict], rule: str, found: int | None) -> None:
+    got = find_order(orders, entry(), ACCOUNT_ID, SENT)
+    assert (got.rule, got.order_id) == (rule, found)
 
 
 async def _place_other(gw: FakeProjectX, like: PlaceEntry) -> int:
