@@ -16,7 +16,8 @@ from adapters.lease import AdvisoryLease, StaticLease
 from adapters.logs import configure_logging
 from adapters.paper.broker import PaperBroker, PaperConfig
 from adapters.projectx.client import ProjectXClient, ProjectXConfig
-from adapters.projectx.context import ContractResolver, ProjectXContexts
+from adapters.projectx.context import ProjectXContexts
+from adapters.projectx.contracts import ContractResolver
 from adapters.projectx.execution import ProjectXExecutor
 from adapters.projectx.intents import IntentStore
 from adapters.supabase.outbox import OutboxDelivery
@@ -228,9 +229,13 @@ def projectx_broker(settings: Settings, delivery: OutboxDelivery | None) -> Brok
                        key.get_secret_value())
     )  # fmt: skip
     ids = {name: settings.account_ids[name] for name in settings.accounts}
-    resolver = ContractResolver(client, settings.override_contract_id)
+    resolver = ContractResolver(
+        client, settings.override_contract_id, settings.symbol_list, settings.contract_symbol_map
+    )
     contexts = ProjectXContexts(client, ids, resolver, _limits(settings))
-    startup: list[Hook] = [client.token]
+    # Login, then what the operator must fix (unknown account, unresolvable symbol: raised
+    # as UnknownAccount / ContractNotFound), all before any intent or decision.
+    startup: list[Hook] = [client.token, contexts.check_accounts, resolver.resolve_all]
     executor: Executor
     if settings.trading_enabled:
         store = IntentStore(settings.state_dir / "intents.sqlite3")

@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     default_trade_size: int = Field(1, ge=1, le=50, description="contracts per entry")
     trade_accounts: str = Field("", description="comma-separated account names that trade")
     override_contract_id: str | None = Field(None, description="contract id, e.g. CON.F.US.MES.Z25")
+    contract_symbols: str = Field(
+        "", description="ROOT:SYMBOL_ID pairs over the built-in table, e.g. ES:F.US.EP,GC:F.US.GCE"
+    )
 
     # Engine
     timeframes: str = Field("5,15,30", description="minutes, ascending, comma-separated")
@@ -154,6 +157,24 @@ class Settings(BaseSettings):
         for name in _split(value):
             if not re.fullmatch(r"[A-Za-z0-9_.!-]{1,32}", name):
                 raise ValueError(f"bad name {name!r}; example: MES,MNQ")
+        return value
+
+    @field_validator("contract_symbols")
+    @classmethod
+    def _contract_symbols(cls, value: str) -> str:
+        example = "example: CONTRACT_SYMBOLS=ES:F.US.EP,GC:F.US.GCE"
+        if not value.strip():
+            return value
+        roots: set[str] = set()
+        for item in value.split(","):
+            root, _, symbol = (part.strip() for part in item.partition(":"))
+            if not re.fullmatch(r"[A-Za-z0-9_.!-]{1,32}", root) or not re.fullmatch(
+                r"[A-Za-z0-9]+\.[A-Za-z0-9]+\.[A-Za-z0-9]+", symbol
+            ):
+                raise ValueError(f"bad pair {item.strip()!r}: expected ROOT:F.US.CODE; {example}")
+            if root.upper() in roots:
+                raise ValueError(f"{root} is given twice; {example}")
+            roots.add(root.upper())
         return value
 
     @field_validator("timeframes")
@@ -239,6 +260,12 @@ class Settings(BaseSettings):
     @property
     def symbol_list(self) -> tuple[str, ...]:
         return tuple(_split(self.symbols))
+
+    @property
+    def contract_symbol_map(self) -> dict[str, str]:
+        """CONTRACT_SYMBOLS as {ROOT: SYMBOL_ID}, upper-cased (validated above)."""
+        pairs = (item.partition(":") for item in _split(self.contract_symbols))
+        return {root.strip().upper(): symbol.strip().upper() for root, _, symbol in pairs}
 
     @property
     def accounts(self) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ import httpx
 import structlog
 
 from adapters.projectx.budget import BudgetExceeded, RateBudget
+from adapters.projectx.parsing import PlaceAnswer, place_answer
 
 HISTORY_PATH = "/api/History/retrieveBars"
 PLACE_PATH = "/api/Order/place"
@@ -55,7 +56,8 @@ class AuthError(GatewayError):
 
 
 class AmbiguousOrder(RuntimeError):
-    """A placement may or may not have reached the gateway (timeout, reset, 5xx, 429)."""
+    """A placement may or may not have been booked: timeout, reset, 5xx, 429, or a 2xx
+    answer that is neither an accepted order nor an explicit refusal."""
 
 
 class ProjectXClient:
@@ -172,21 +174,20 @@ class ProjectXClient:
         for attempt in (1, 2):
             try:
                 async with asyncio.timeout(self.config.order_timeout_s):
-                    answer = await self._post(PLACE_PATH, body, token)
-            except GatewayError as exc:
-                if exc.status == 401 and attempt == 1:  # refused before processing
-                    token = await self._refresh(token)
-                    continue
-                if exc.status >= 429:
-                    raise AmbiguousOrder(f"{PLACE_PATH}: HTTP {exc.status}") from None
-                raise
+                    response = await self._http.post(
+                        PLACE_PATH, json=body, headers={"Authorization": f"Bearer {token}"}
+                    )
             except (TimeoutError, httpx.TransportError) as exc:
                 raise AmbiguousOrder(f"{PLACE_PATH}: {type(exc).__name__}") from None
-            checked = self._checked(PLACE_PATH, answer)
-            order_id = checked.get("orderId")
-            if not isinstance(order_id, int):
-                raise AmbiguousOrder(f"{PLACE_PATH}: success without an orderId")
-            return order_id
+            status = response.status_code
+            if status == 401 and attempt == 1:  # refused before processing
+                token = await self._refresh(token)
+                continue
+            if status >= 429:
+                raise AmbiguousOrder(f"{PLACE_PATH}: HTTP {status}")
+            if status >= 400:  # refused before processing (model binding, 403 ...)
+                raise GatewayError(PLACE_PATH, None, response.reason_phrase, status)
+            return _placed(place_answer(response.content))
         raise AmbiguousOrder(f"{PLACE_PATH}: unauthorised twice")
 
     @staticmethod
@@ -222,6 +223,16 @@ class ProjectXClient:
         if end:
             body["endTimestamp"] = end
         return list((await self.read("/api/Order/search", body)).get("orders") or [])
+
+
+def _placed(answer: PlaceAnswer) -> int:
+    """The orderId of an accepted placement; a refusal only on an explicit success:false
+    with an error code; anything else may have been booked: ambiguous."""
+    if answer.order_id is not None:
+        return answer.order_id
+    if answer.error_code is not None:
+        raise GatewayError(PLACE_PATH, answer.error_code, answer.message)
+    raise AmbiguousOrder(f"{PLACE_PATH}: {answer.unclear}")
 
 
 def _retry_after(value: str | None) -> float | None:

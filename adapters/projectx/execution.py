@@ -1,10 +1,13 @@
 """`send_entry`: one market entry per decision, never two, never blind.
 
 Order of events for a placement: a durable `sending` intent -> `Order/place` once ->
-`placed` / `refused` / `unsent`. An ambiguous outcome (timeout, reset, 5xx, 429) is
-resolved by looking the customTag up with `Order/search`; the entry is sent again
-only when the order is provably absent (the tag's uniqueness at the gateway guards
-even that). Entries carry no stop, target or bracket: the account's Auto OCO does.
+`placed` / `refused` / `unsent`. An ambiguous outcome (timeout, reset, 5xx, 429, a 2xx
+answer that is neither success nor refusal) is resolved by looking the order up with
+`Order/search`: by customTag, or by account, contract, side, size and time when the
+answer carries no tags (adapters/projectx/lookup.py). The entry is sent again only when
+the order is provably absent (the tag's uniqueness at the gateway guards even that),
+never while more than one order could be it. Entries carry no stop, target or bracket:
+the account's Auto OCO does.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from adapters.files.timefmt import iso
 from adapters.projectx.budget import BudgetExceeded
 from adapters.projectx.client import AmbiguousOrder, GatewayError, ProjectXClient
 from adapters.projectx.intents import IntentStore
+from adapters.projectx.lookup import SEVERAL_CANDIDATES, Lookup, find_order
 from engine.execution import ORDER_TYPE_MARKET, PlaceEntry
 from engine.model import MarketState
 
@@ -66,46 +70,54 @@ class ProjectXExecutor:
             log.warning("order_skipped", reason="duplicate_decision",
                         state=known.state if known else None)  # fmt: skip
             return
-        await self._send(entry, account_id, log)
+        await self._send(entry, account_id, log, self.clock())
 
     async def _send(
-        self, entry: PlaceEntry, account_id: int, log: Any, resending: bool = False
+        self, entry: PlaceEntry, account_id: int, log: Any, sent_at: float, resending: bool = False
     ) -> None:
+        """Place once. `sent_at`: when the entry's first placement left (epoch s)."""
         try:
             order_id = await self.client.place(order_body(entry, account_id))
         except BudgetExceeded as exc:
             self.store.mark(entry.tag, "unsent", detail=str(exc))
             log.error("order_failed", reason="local_rate_budget", sent=False)
         except GatewayError as exc:
-            if resending and (found := await self._find(entry, account_id)) is not None:
+            if resending and (found := await self._find(entry, account_id, sent_at)).found:
                 # The first attempt landed after all; the tag refused the second.
-                self.store.mark(entry.tag, "placed", found, detail="found after resend")
-                log.info("order_placed", order_id=found, resolved="found_after_resend")
+                self.store.mark(entry.tag, "placed", found.order_id, detail="found after resend")
+                log.info("order_placed", order_id=found.order_id, resolved="found_after_resend",
+                         rule=found.rule)  # fmt: skip
                 return
             self.store.mark(entry.tag, "refused", detail=str(exc))
             log.error("order_failed", reason="gateway_refused", error_code=exc.code,
                       error_message=exc.message, sent=True)  # fmt: skip
         except AmbiguousOrder as exc:
             log.warning("order_ambiguous", reason=str(exc))
-            await self.resolve(entry, account_id, log)
+            await self.resolve(entry, account_id, log, sent_at)
         else:
             self.store.mark(entry.tag, "placed", order_id)
             log.info("order_placed", order_id=order_id)
 
-    async def resolve(self, entry: PlaceEntry, account_id: int, log: Any) -> None:
-        """Find the tag at the gateway; send again only when provably absent and fresh."""
+    async def resolve(self, entry: PlaceEntry, account_id: int, log: Any, sent_at: float) -> None:
+        """Find the order; send again only when provably absent and fresh, never while
+        more than one order could be it."""
         complete = False
         for delay in self.resolve_delays_s:
             await asyncio.sleep(delay)
             try:
-                found = await self._find(entry, account_id)
+                found = await self._find(entry, account_id, sent_at)
             except Exception as exc:  # noqa: BLE001 -- unknown stays unknown: look again
                 log.warning("order_lookup_failed", error=f"{type(exc).__name__}: {exc}")
                 continue
-            if found is not None:
-                self.store.mark(entry.tag, "placed", found, detail="found by customTag")
-                log.info("order_placed", order_id=found, resolved="found_by_tag")
+            if found.found:
+                self.store.mark(entry.tag, "placed", found.order_id, detail=found.rule)
+                log.info("order_placed", order_id=found.order_id, resolved=found.rule,
+                         **_rule_fields(found))  # fmt: skip
                 return
+            if found.rule == SEVERAL_CANDIDATES:
+                log.error("order_unresolved", reason=found.rule, candidates=list(found.candidates),
+                          hint="resolve by hand; never re-sent", **_rule_fields(found))  # fmt: skip
+                return  # stays `sending`: one of them may be ours
             complete = True
         if not complete:
             log.error("order_unresolved", reason="lookups_failed", hint="reconciled at start")
@@ -115,15 +127,12 @@ class ProjectXExecutor:
             log.error("order_failed", reason="absent_and_stale", sent=False)
             return
         log.warning("order_resend", reason="provably_absent")
-        await self._send(entry, account_id, log, resending=True)
+        await self._send(entry, account_id, log, sent_at, resending=True)
 
-    async def _find(self, entry: PlaceEntry, account_id: int) -> int | None:
-        """orderId of the order carrying the tag; None when a complete search lacks it."""
-        start = datetime.fromtimestamp(entry.at - 3600, UTC).isoformat()
-        for order in await self.client.orders(account_id, start):
-            if order.get("customTag") == entry.tag and isinstance(order.get("id"), int):
-                return int(order["id"])
-        return None
+    async def _find(self, entry: PlaceEntry, account_id: int, sent_at: float) -> Lookup:
+        """The entry's order in a complete `Order/search` (by tag, else by match)."""
+        start = datetime.fromtimestamp(min(entry.at, sent_at) - 3600, UTC).isoformat()
+        return find_order(await self.client.orders(account_id, start), entry, account_id, sent_at)
 
     async def reconcile(self) -> int:
         """At start, before any new decision: resolve every `sending` intent."""
@@ -131,8 +140,18 @@ class ProjectXExecutor:
         for intent in pending:
             log = self._log.bind(**_fields(intent.entry), reconcile=True)
             log.warning("order_unresolved_at_start", created=iso(intent.created))
-            await self.resolve(intent.entry, intent.account_id, log)
+            # `created` is written right before the request leaves: the send time.
+            await self.resolve(intent.entry, intent.account_id, log, intent.created)
         return len(pending)
+
+
+def _rule_fields(found: Lookup) -> dict[str, Any]:
+    """A match's fields for the log (times as ISO 8601 UTC); nothing for a tag."""
+    if not found.fields:
+        return {}
+    rule = dict(found.fields)
+    rule["created_from"], rule["created_to"] = iso(rule["created_from"]), iso(rule["created_to"])
+    return {"match": rule}
 
 
 def _fields(entry: PlaceEntry) -> dict[str, Any]:

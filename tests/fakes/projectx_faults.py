@@ -13,7 +13,10 @@ from typing import Any, Literal
 from tests.fakes.projectx_http import Hang, Outcome, Reply, Reset
 from tests.fakes.projectx_routes import json_reply
 
-PlaceFault = Literal["500_before", "500_after", "hang_after", "reset_after", "success_false"]
+PlaceFault = Literal[
+    "500_before", "500_after", "hang_after", "reset_after", "success_false", "body_before",
+    "body_after",
+]  # fmt: skip
 PLACE = "/api/Order/place"
 
 
@@ -59,13 +62,15 @@ class FaultInjection:
 
     def fail_next_place(
         self, mode: PlaceFault, n: int | None = 1, *, error_code: int = 2,
-        error_message: str = "Order rejected: insufficient margin",
+        error_message: str = "Order rejected: insufficient margin", body: bytes = b"",
     ) -> None:  # fmt: skip
         """The next n authenticated Order/place calls: "500_before" (500, nothing booked),
         "500_after" (booked, then 500), "hang_after" (booked, then no answer until the
         client leaves or `hang_seconds` pass), "reset_after" (booked, then a TCP RST),
-        "success_false" (200, success:false with error_code/error_message, nothing booked)."""
-        self._arm(self._place_faults, PLACE, n, (mode, error_code, error_message))
+        "success_false" (200, success:false with error_code/error_message, nothing booked),
+        "body_before" / "body_after" (200 with `body` as given, e.g. not JSON, JSON that is
+        not an object or an object without the envelope; nothing booked / booked)."""
+        self._arm(self._place_faults, PLACE, n, (mode, error_code, error_message, body))
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -92,14 +97,18 @@ class FaultInjection:
         fault = self._take(self._place_faults, PLACE)
         if fault is None:
             return answer()
-        mode, code, message = fault
+        mode, code, message, body = fault
         if mode == "500_before":
             return Reply(500)
         if mode == "success_false":
             return json_reply({"orderId": None}, code, message)
+        if mode == "body_before":
+            return Reply(200, body, {"Content-Type": "application/json"})
         answer()  # book the order, then lose the answer
         if mode == "500_after":
             return Reply(500)
+        if mode == "body_after":
+            return Reply(200, body, {"Content-Type": "application/json"})
         if mode == "hang_after":
             return Hang(self.hang_seconds)
         return Reset()

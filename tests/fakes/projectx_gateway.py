@@ -46,8 +46,12 @@ class FakeProjectX(FaultInjection):
         fill_market_orders: bool = True, token_ttl: timedelta = timedelta(hours=24),
         validate_revokes_old: bool = True, hang_seconds: float = 30.0,
         clock: Callable[[], datetime] | None = None, host: str = "127.0.0.1",
+        order_tags: bool = True,
     ) -> None:  # fmt: skip
         super().__init__()
+        # False: Order/search and Order/searchOpen answer in the older revision's shape,
+        # without `customTag` (the tag is still kept, and still unique per account).
+        self.order_tags = order_tags
         self.username, self.api_key, self.host = username, api_key, host
         self.token_ttl, self.validate_revokes_old = token_ttl, validate_revokes_old
         self.hang_seconds = hang_seconds
@@ -204,6 +208,11 @@ class FakeProjectX(FaultInjection):
     def set_can_trade(self, account_id: int, can_trade: bool) -> None:
         with self._lock:
             self.book.accounts[account_id]["canTrade"] = can_trade
+
+    def set_contract_active(self, contract_id: str, active: bool) -> None:
+        """Flip `activeContract` of a listed contract (a rollover moves it to the next month)."""
+        with self._lock:
+            self.book.contracts[contract_id]["activeContract"] = active
 
     def set_balance(self, account_id: int, balance: float) -> None:
         with self._lock:

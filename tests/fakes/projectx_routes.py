@@ -107,7 +107,13 @@ class Routes:
 
     def open_orders(self, body: Json, _headers: Mapping[str, str]) -> Outcome:
         account_id = field_int(body, "accountId")
-        return _answer("orders", lambda: self.gw.book.open_orders(account_id))
+        return _answer("orders", lambda: self._shaped(self.gw.book.open_orders(account_id)))
+
+    def _shaped(self, orders: list[Json]) -> list[Json]:
+        """Orders as this gateway's revision shows them (`order_tags=False`: untagged)."""
+        if self.gw.order_tags:
+            return orders
+        return [{k: v for k, v in order.items() if k != "customTag"} for order in orders]
 
     def place(self, body: Json, _headers: Mapping[str, str]) -> Outcome:
         book = self.gw.book
@@ -121,4 +127,9 @@ class Routes:
             parse_stamp(body[k], k) if body.get(k) is not None else None
             for k in ("startTimestamp", "endTimestamp")
         )
-        return _answer(kind, lambda: self.gw.book.search(kind, account_id, start, end))
+
+        def found() -> list[Json]:
+            rows = self.gw.book.search(kind, account_id, start, end)
+            return self._shaped(rows) if kind == "orders" else rows
+
+        return _answer(kind, found)

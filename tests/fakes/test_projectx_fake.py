@@ -323,6 +323,44 @@ async def test_place_success_false_books_nothing(gw: FakeProjectX, http: httpx.A
     assert gw.orders(A) == [] and gw.positions(A) == []
 
 
+@pytest.mark.parametrize(("mode", "booked"), [("body_before", 0), ("body_after", 1)])
+async def test_place_body_faults_answer_200_with_the_body_as_given(
+    gw: FakeProjectX, http: httpx.AsyncClient, mode: str, booked: int
+) -> None:
+    auth = await login(http)
+    gw.fail_next_place(mode, body=b"<html>OK</html>")  # type: ignore[arg-type]
+    answer = await http.post("/api/Order/place", json=entry(), headers=auth)
+    assert (answer.status_code, answer.content) == (200, b"<html>OK</html>")
+    assert len(gw.orders(A)) == booked
+
+
+async def test_older_revision_order_searches_carry_no_custom_tag() -> None:
+    older = FakeProjectX(accounts=ACCOUNTS, order_tags=False, fill_market_orders=False)
+    async with older as gw, httpx.AsyncClient(base_url=gw.url) as http:
+        auth = await login(http)
+        assert (await call(http, auth, "Order/place", **entry()))["success"]
+        searched = await orders(http, auth)
+        working = (await call(http, auth, "Order/searchOpen", accountId=A))["orders"]
+        duplicate = await call(http, auth, "Order/place", **entry())
+    assert len(searched) == len(working) == 1
+    assert "customTag" not in searched[0] and "customTag" not in working[0]
+    assert not duplicate["success"]  # the tag is still kept, and still unique
+    assert gw.orders(A)[0]["customTag"] == entry()["customTag"]
+
+
+async def test_older_revision_contracts_without_symbol_id_are_searchable() -> None:
+    older = [{k: v for k, v in c.items() if k != "symbolId"} for c in DEFAULT_CONTRACTS]
+    gateway = FakeProjectX(accounts=ACCOUNTS, contracts=older)
+    async with gateway as gw, httpx.AsyncClient(base_url=gw.url) as http:
+        auth = await login(http)
+        found = await call(http, auth, "Contract/search", searchText="MES")
+        assert [c["id"] for c in found["contracts"]] == ["CON.F.US.MES.Z25", "CON.F.US.MES.H26"]
+        assert (await call(http, auth, "Order/place", **entry()))["success"]
+        gw.set_contract_active("CON.F.US.MES.Z25", False)
+        refused = await call(http, auth, "Order/place", **entry("another-tag"))
+        assert (refused["success"], refused["errorCode"]) == (False, 9)  # not active
+
+
 async def test_place_faults_are_n_shot(gw: FakeProjectX, http: httpx.AsyncClient) -> None:
     auth = await login(http)
     gw.fail_next_place("500_before", n=2)
