@@ -155,9 +155,8 @@ class Pipeline:
 
     def _not_applied(self, outcome: str, bar: Bar1m) -> None:
         self._counts[outcome] += 1
-        event = "row_duplicate" if outcome == Outcome.DUPLICATE else f"row_{outcome}"
         log = self._log.debug if outcome == Outcome.DUPLICATE else self._log.warning
-        log(event, symbol=bar.symbol, bar_open=iso(bar.open_time), reason=outcome)
+        log(_NOT_APPLIED[outcome], symbol=bar.symbol, bar_open=iso(bar.open_time), reason=outcome)
 
     def _closed(self, state: MarketState) -> None:
         for bar in state.closed:
@@ -171,6 +170,12 @@ class Pipeline:
                 )  # fmt: skip
 
 
+# Literal event names, so that each can be grepped (tests/test_log_events.py reads them).
+_NOT_APPLIED: Final[dict[str, str]] = {
+    Outcome.DUPLICATE: "row_duplicate",
+    Outcome.CONFLICT: "row_conflict",
+    Outcome.LATE: "row_late",
+}
 _BAR_KEYS: Final[dict[int, str]] = {}
 
 

@@ -15,8 +15,8 @@ from tqdm import tqdm  # type: ignore[import-untyped]
 
 from adapters.dryrun import FlatBookContexts, SignalsOnlyExecutor
 from adapters.files.csvread import Columns, Layout, malformed_row, read_columns
-from adapters.files.records import JsonlRecorder
-from adapters.paper.broker import PaperBroker, PaperConfig
+from adapters.files.records import JsonlRecorder, write_jsonl
+from adapters.paper.broker import PaperBroker, PaperConfig, trade_record
 from engine.config import DecisionConfig, EngineConfig
 from engine.decide import HoldFirstDecider
 from engine.model import Bar1m, Rejection
@@ -40,7 +40,8 @@ def replay_csv(
     paper: PaperConfig | None = None,
 ) -> dict[str, Any]:
     """Replay `input_path` into `out_dir` (bars.jsonl, decisions.jsonl, summary.json);
-    with `paper`, through the paper broker (summary gains trades and P&L)."""
+    with `paper`, through the paper broker (summary gains trades and P&L, trades.jsonl
+    has one line per round trip; the broker logs nothing per trade: stdout stays quiet)."""
     return asyncio.run(_replay(input_path, symbol, out_dir, config, decision, progress, paper))
 
 
@@ -81,6 +82,8 @@ async def _finish(
     summary = build_summary(pipeline, trader, time.perf_counter() - started)
     if isinstance(trader.executor, PaperBroker):
         summary["paper"] = trader.executor.summary()
+        trades = [trade_record(trade) for trade in trader.executor.trades]
+        write_jsonl(out_dir / "trades.jsonl", trades)  # one line per round trip
     text = json.dumps(summary, indent=2, sort_keys=True) + "\n"
     (out_dir / "summary.json").write_text(text)
     structlog.get_logger("replay").info(

@@ -22,6 +22,9 @@ Fill model (our choices, stated):
   the trading day that starts at 17:00 `market_tz`, so the account gates (daily loss,
   profit target, loss streak) close exactly as they would live. A paper account can
   always trade. A position's exit time is the open time of the minute that touched it.
+
+With `log_trades` (the live worker), every fill logs `paper_fill` and every exit
+`paper_exit`; a replay leaves it off and writes its round trips to trades.jsonl instead.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from zoneinfo import ZoneInfo
 
+import structlog
+
+from adapters.files.timefmt import iso
 from engine.calendar import trading_day_start
 from engine.execution import SIDE_BUY, SIDE_SELL, PlaceEntry
 from engine.model import Bar1m, MarketState, PositionContext
@@ -91,9 +97,38 @@ class PaperTrade:
     exit_time: int  # open time of the minute that touched the stop or target
     exit_price: float
     exit_reason: str  # "stop" or "target"
+    ticks: int  # per contract: -stop_ticks or +target_ticks
     gross: float  # ticks * tick_value * size
     fees: float  # 2 * fee_per_side * size
     net: float
+    tag: str  # the entry's idempotency tag (customTag live)
+
+
+def side_text(side: int) -> str:
+    """As the order lines name it (`order_skipped`, `order_placed`): buy or sell."""
+    return "buy" if side == SIDE_BUY else "sell"
+
+
+def trade_record(trade: PaperTrade) -> dict[str, object]:
+    """One round trip as a trades.jsonl line and the `paper_exit` log fields. Times ISO
+    8601 UTC, prices in points, money in USD, `duration_s` from fill to exit minute."""
+    return {
+        "account": trade.account,
+        "symbol": trade.symbol,
+        "side": side_text(trade.side),
+        "size": trade.size,
+        "entry_time": iso(trade.entry_time),
+        "entry_price": trade.entry_price,
+        "exit_time": iso(trade.exit_time),
+        "exit_price": trade.exit_price,
+        "exit_reason": trade.exit_reason,
+        "ticks": trade.ticks,
+        "gross": trade.gross,
+        "fees": trade.fees,
+        "net": trade.net,
+        "duration_s": trade.exit_time - trade.entry_time,
+        "tag": trade.tag,
+    }
 
 
 class PaperBroker:
@@ -101,8 +136,9 @@ class PaperBroker:
 
     local = True  # in memory: the trader calls `context` without a network timeout
 
-    def __init__(self, config: PaperConfig | None = None) -> None:
+    def __init__(self, config: PaperConfig | None = None, log_trades: bool = False) -> None:
         self.config = config or PaperConfig()
+        self._log = structlog.get_logger("paper") if log_trades else None
         self.counts: Counter[str] = Counter()  # submitted, filled, duplicate, refused_busy
         self._tz = ZoneInfo(self.config.market_tz)
         self._pending: dict[str, dict[str, tuple[PlaceEntry, int]]] = {}  # symbol, account
@@ -213,6 +249,15 @@ class PaperBroker:
             "accounts": {a: _stats([t for t in self._trades if t.account == a]) for a in accounts},
         }
 
+    def totals(self) -> dict[str, object]:
+        """The P&L summary on one log line (`worker_stopped`): closed trades' totals and
+        how many positions and entries are still open or pending."""
+        return {
+            **_stats(self._trades),
+            "open_positions": len(self.positions()),
+            "pending_entries": len(self.pending()),
+        }
+
     # -- internals ---------------------------------------------------------------------
 
     def _busy(self, account: str, symbol: str) -> bool:
@@ -236,6 +281,12 @@ class PaperBroker:
         self._open.setdefault(entry.symbol, {})[entry.account] = position
         self._record(position, bar.open_time, price, None, entry.side)
         self.counts["filled"] += 1
+        if self._log is not None:
+            self._log.info(
+                "paper_fill", account=entry.account, symbol=entry.symbol,
+                side=side_text(entry.side), price=price, size=entry.size, at=iso(bar.open_time),
+                stop=position.stop, target=position.target, tag=entry.tag,
+            )  # fmt: skip
         return position
 
     def _check_exit(self, position: PaperPosition, bar: Bar1m) -> None:
@@ -251,13 +302,15 @@ class PaperBroker:
         gross = _money(ticks * cfg.tick_value * position.size)
         fees = _money(2 * cfg.fee_per_side * position.size)
         self._record(position, bar.open_time, price, gross, 1 - position.side)
-        self._trades.append(
-            PaperTrade(
-                position.account, position.symbol, position.side, position.size,
-                position.entry_time, position.entry_price, bar.open_time, price, reason,
-                gross, fees, _money(gross - fees),
-            )
+        trade = PaperTrade(
+            position.account, position.symbol, position.side, position.size,
+            position.entry_time, position.entry_price, bar.open_time, price, reason,
+            ticks, gross, fees, _money(gross - fees), position.tag,
         )  # fmt: skip
+        self._trades.append(trade)
+        if self._log is not None:
+            day_net = self.metrics(position.account).net_pnl
+            self._log.info("paper_exit", **trade_record(trade), day_net=_money(day_net))
 
     def _record(
         self, position: PaperPosition, at: int, price: float, pnl: float | None, side: int
