@@ -162,7 +162,9 @@ def _replay_batch(
                 sym[i], tf[i], ts[i], o[i], h[i], low[i], c[i], v[i],
                 None if bar_time is None else bar_time[i], symbols, tolerance,
             )  # fmt: skip
-        states = pipeline.ingest_normalized(result, None)
+        # A rejected row's log line says where it is in the file (line, id, its cells).
+        row = batch.source(i) if type(result) is Rejection and not result.ignored else None
+        states = pipeline.ingest_normalized(result, None, row)
         if states:
             for state in states:
                 trader.on_state_now(state)
