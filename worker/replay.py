@@ -127,9 +127,10 @@ async def _replay(
         for batch in read_columns(input_path):
             _replay_batch(batch, pipeline, trader, symbols, tolerance)
             rows += batch.n
-            if progress:
+            if progress:  # an estimate from the first lines' length, until the end
                 bar.n = min(bar.total, int(rows * layout.line_bytes))
                 bar.refresh()
+        bar.n = bar.total  # the whole file was read: the bar ends at 100%
     except BaseException:
         pipeline.recorder.close()  # what was decided up to the failure stays on disk
         raise
