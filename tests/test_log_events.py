@@ -219,6 +219,48 @@ def test_every_emitted_event_is_documented_and_every_documented_one_emitted() ->
     assert not problems, "\n".join(problems)
 
 
+SAMPLE = """
+import structlog
+
+EVENTS = {int: "from_a_table", str: "also_from_the_table"}
+
+
+class Thing:
+    def __init__(self):
+        self._log = structlog.get_logger("x").bind(part="thing")
+
+    def work(self, ok, kind):
+        self._log.info("plain_call", n=1)
+        structlog.get_logger().warning("unbound_call")
+        self._log.exception("in_an_exception")
+        log = self._log.info if ok else self._log.warning
+        log("through_a_local")
+        self._log.info(EVENTS[kind])
+        self._log.debug("either_this" if ok else "or_that")
+        self._say("through_a_helper", x=1)
+        self._relay(event="by_keyword")
+        self._log.info(f"row_{kind}")
+        self._log.error(kind.name)
+        self.parser.error("not an event: spaces")
+
+    def _say(self, event, **fields):
+        self._log.info(event, **fields)
+
+    def _relay(self, event):
+        self._say(event)
+"""
+
+
 def test_the_collector_reads_every_way_an_event_is_emitted(tmp_path: Path) -> None:
     """The collector itself, on a module with each pattern the docstring names."""
-    ...
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "mod.py").write_text(SAMPLE)
+    found = emitted(tmp_path, ("pkg",))
+    assert sorted(found.names) == sorted([
+        "plain_call", "unbound_call", "in_an_exception", "through_a_local", "from_a_table",
+        "also_from_the_table", "either_this", "or_that", "through_a_helper", "by_keyword",
+    ])  # fmt: skip
+    assert found.names["plain_call"] == ["pkg/mod.py:12"]
+    assert found.dynamic == ["pkg/mod.py:21: f'row_{kind}'", "pkg/mod.py:22: kind.name"]
+    readme = "# x\n## Log events\n\n| event | when |\n|---|---|\n| `a_b`, `c` / `d` | `not_me` |\n"
+    assert documented(readme + "## Next\n| `e` | x |\n") == {"a_b", "c", "d"}
