@@ -16,7 +16,8 @@ from tqdm import tqdm  # type: ignore[import-untyped]
 from adapters.dryrun import FlatBookContexts, SignalsOnlyExecutor
 from adapters.files.csvread import Columns, Layout, malformed_row, read_columns
 from adapters.files.records import JsonlRecorder, write_jsonl
-from adapters.paper.broker import PaperBroker, PaperConfig, trade_record
+from adapters.paper.broker import PaperBroker, PaperConfig
+from adapters.paper.trades import trade_record
 from engine.config import DecisionConfig, EngineConfig
 from engine.decide import HoldFirstDecider
 from engine.model import Bar1m, Rejection

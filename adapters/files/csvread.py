@@ -54,8 +54,10 @@ class Layout:
         self.id: int | None = header.index("id") if "id" in header else None
         # The cells a rejected row's log line shows, by name, in this order (`Columns.source`).
         self.shown = list(zip(REQUIRED, self.picks, strict=True))
-        self.shown += [(name, i) for name, i in (("bar_time", self.bar_time), ("id", self.id))
-                       if i is not None]  # fmt: skip
+        if self.bar_time is not None:
+            self.shown.append(("bar_time", self.bar_time))
+        if self.id is not None:
+            self.shown.append(("id", self.id))
         lines = sample.count("\n")
         self.line_bytes = len(sample.encode()) / lines if lines else 64.0
 

@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from adapters.files.timefmt import iso
+from adapters.paper.trades import PaperTrade, money, side_text, stats, trade_record
 from engine.calendar import trading_day_start
 from engine.execution import SIDE_BUY, SIDE_SELL, PlaceEntry
 from engine.model import Bar1m, MarketState, PositionContext
@@ -82,53 +83,6 @@ class PaperPosition:
     entry_price: float
     stop: float
     target: float
-
-
-@dataclass(frozen=True, slots=True)
-class PaperTrade:
-    """One round trip. Times epoch s UTC, prices in points, money in USD."""
-
-    account: str
-    symbol: str
-    side: int  # side of the entry: 0 buy, 1 sell
-    size: int
-    entry_time: int
-    entry_price: float
-    exit_time: int  # open time of the minute that touched the stop or target
-    exit_price: float
-    exit_reason: str  # "stop" or "target"
-    ticks: int  # per contract: -stop_ticks or +target_ticks
-    gross: float  # ticks * tick_value * size
-    fees: float  # 2 * fee_per_side * size
-    net: float
-    tag: str  # the entry's idempotency tag (customTag live)
-
-
-def side_text(side: int) -> str:
-    """As the order lines name it (`order_skipped`, `order_placed`): buy or sell."""
-    return "buy" if side == SIDE_BUY else "sell"
-
-
-def trade_record(trade: PaperTrade) -> dict[str, object]:
-    """One round trip as a trades.jsonl line and the `paper_exit` log fields. Times ISO
-    8601 UTC, prices in points, money in USD, `duration_s` from fill to exit minute."""
-    return {
-        "account": trade.account,
-        "symbol": trade.symbol,
-        "side": side_text(trade.side),
-        "size": trade.size,
-        "entry_time": iso(trade.entry_time),
-        "entry_price": trade.entry_price,
-        "exit_time": iso(trade.exit_time),
-        "exit_price": trade.exit_price,
-        "exit_reason": trade.exit_reason,
-        "ticks": trade.ticks,
-        "gross": trade.gross,
-        "fees": trade.fees,
-        "net": trade.net,
-        "duration_s": trade.exit_time - trade.entry_time,
-        "tag": trade.tag,
-    }
 
 
 class PaperBroker:
@@ -240,20 +194,20 @@ class PaperBroker:
         entries still open are not in the totals (they are in `metrics`)."""
         accounts = sorted({t.account for t in self._trades})
         return {
-            **_stats(self._trades),
+            **stats(self._trades),
             "entries": self.counts["submitted"],
             "duplicates": self.counts["duplicate"],
             "refused_busy": self.counts["refused_busy"],
             "open_positions": [asdict(p) for p in self.positions()],
             "pending_entries": [e.fields() for e in self.pending()],
-            "accounts": {a: _stats([t for t in self._trades if t.account == a]) for a in accounts},
+            "accounts": {a: stats([t for t in self._trades if t.account == a]) for a in accounts},
         }
 
     def totals(self) -> dict[str, object]:
         """The P&L summary on one log line (`worker_stopped`): closed trades' totals and
         how many positions and entries are still open or pending."""
         return {
-            **_stats(self._trades),
+            **stats(self._trades),
             "open_positions": len(self.positions()),
             "pending_entries": len(self.pending()),
         }
@@ -299,24 +253,24 @@ class PaperBroker:
         cfg = self.config
         del self._open[position.symbol][position.account]
         ticks = -cfg.stop_ticks if reason == STOP else cfg.target_ticks
-        gross = _money(ticks * cfg.tick_value * position.size)
-        fees = _money(2 * cfg.fee_per_side * position.size)
+        gross = money(ticks * cfg.tick_value * position.size)
+        fees = money(2 * cfg.fee_per_side * position.size)
         self._record(position, bar.open_time, price, gross, 1 - position.side)
         trade = PaperTrade(
             position.account, position.symbol, position.side, position.size,
             position.entry_time, position.entry_price, bar.open_time, price, reason,
-            ticks, gross, fees, _money(gross - fees), position.tag,
+            ticks, gross, fees, money(gross - fees), position.tag,
         )  # fmt: skip
         self._trades.append(trade)
         if self._log is not None:
             day_net = self.metrics(position.account).net_pnl
-            self._log.info("paper_exit", **trade_record(trade), day_net=_money(day_net))
+            self._log.info("paper_exit", **trade_record(trade), day_net=money(day_net))
 
     def _record(
         self, position: PaperPosition, at: int, price: float, pnl: float | None, side: int
     ) -> None:
         self._fill_ids += 1
-        fees = _money(self.config.fee_per_side * position.size)
+        fees = money(self.config.fee_per_side * position.size)
         fill = Fill(
             self._fill_ids, position.account, position.contract, float(at), price, pnl, fees,
             side, position.size, False, position.order_id,
@@ -338,24 +292,3 @@ def _touched(position: PaperPosition, bar: Bar1m) -> tuple[str, float] | None:
     if target_hit:
         return TARGET, position.target
     return None
-
-
-def _money(x: float) -> float:
-    return round(x, 2) + 0.0  # cents; + 0.0 turns -0.0 into 0.0
-
-
-def _stats(trades: list[PaperTrade]) -> dict[str, object]:
-    peak = equity = drawdown = 0.0
-    for trade in trades:
-        equity += trade.net
-        peak = max(peak, equity)
-        drawdown = max(drawdown, peak - equity)
-    return {
-        "trades": len(trades),
-        "wins": sum(1 for t in trades if t.net > 0),
-        "losses": sum(1 for t in trades if t.net < 0),
-        "gross": _money(math.fsum(t.gross for t in trades)),
-        "fees": _money(math.fsum(t.fees for t in trades)),
-        "net": _money(math.fsum(t.net for t in trades)),
-        "max_drawdown": _money(drawdown),
-    }
