@@ -78,10 +78,26 @@ def _is_log_method(node: ast.expr) -> bool:
     return isinstance(node, ast.Attribute) and node.attr in LOG_METHODS
 
 
-def _logger_locals(func: ast.AST) -> set[str]:
+def _own_nodes(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.AST]:
+    """The nodes of `func`'s body, not those of functions defined inside it (each of
+    those is read on its own, with its own parameters)."""
+    out: list[ast.AST] = []
+    todo: list[ast.AST] = [func]
+    while todo:
+        node = todo.pop(0)  # in source order
+        out.append(node)
+        todo += [
+            child
+            for child in ast.iter_child_nodes(node)
+            if not isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
+        ]
+    return out
+
+
+def _logger_locals(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
     """Locals assigned a logger method, e.g. `log = self._log.debug if x else ...`."""
     names = set()
-    for node in ast.walk(func):
+    for node in _own_nodes(func):
         if isinstance(node, ast.Assign) and any(_is_log_method(n) for n in ast.walk(node.value)):
             names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
     return names
@@ -118,7 +134,7 @@ class _Collector:
     def _function(self, where: str, func: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         loggers = _logger_locals(func)
         params = _params(func)
-        for call in ast.walk(func):
+        for call in _own_nodes(func):
             if not isinstance(call, ast.Call) or not call.args:
                 continue
             named_local = isinstance(call.func, ast.Name) and call.func.id in loggers
@@ -169,7 +185,7 @@ class _Collector:
         func: ast.FunctionDef | ast.AsyncFunctionDef,
         done: set[tuple[str, int, int]],
     ) -> None:
-        for call in ast.walk(func):
+        for call in _own_nodes(func):
             if not isinstance(call, ast.Call):
                 continue
             relay = self.relays.get(_callee(call) or "")
@@ -248,6 +264,12 @@ class Thing:
 
     def _relay(self, event):
         self._say(event)
+
+    def outer(self):
+        def inner(name):
+            self._log.info(name)
+
+        inner("from_a_nested_helper")
 """
 
 
@@ -259,6 +281,7 @@ def test_the_collector_reads_every_way_an_event_is_emitted(tmp_path: Path) -> No
     assert sorted(found.names) == sorted([
         "plain_call", "unbound_call", "in_an_exception", "through_a_local", "from_a_table",
         "also_from_the_table", "either_this", "or_that", "through_a_helper", "by_keyword",
+        "from_a_nested_helper",
     ])  # fmt: skip
     assert found.names["plain_call"] == ["pkg/mod.py:12"]
     assert found.dynamic == ["pkg/mod.py:21: f'row_{kind}'", "pkg/mod.py:22: kind.name"]
