@@ -9,18 +9,24 @@ NATIVE_DEPS := $(shell find engine adapters worker -name '*.py') tools/build_nat
 
 .PHONY: run test lint bench clean
 
+# The first `make run` on a fresh clone spends about a minute here: each step says so.
 $(STAMP): requirements-dev.lock pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-dev.lock
-	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
-	touch $(STAMP)
+	@test -x $(BIN)/python || echo "make: creating the virtualenv $(VENV) with $(PY)"
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@echo "make: installing the locked dependencies into $(VENV) (about a minute the first time)"
+	@$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-dev.lock
+	@echo "make: installing this project into $(VENV)"
+	@$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
 
 $(NATIVE): $(STAMP) $(NATIVE_DEPS)
-	$(BIN)/python -W ignore tools/build_native.py
-	touch $(NATIVE)
+	@echo "make: compiling the hot path with mypyc (about 20 s; sources changed)"
+	@$(BIN)/python -W ignore tools/build_native.py
+	@touch $(NATIVE)
 
 run: $(NATIVE)
-	$(BIN)/python -m worker run
+	@echo "make: starting the worker (python -m worker run; Ctrl-C stops it)"
+	@$(BIN)/python -m worker run
 
 # Test files run in parallel (up to 4 processes; one file stays in one process): most
 # of the suite's time is spent waiting on real timeouts, not computing.

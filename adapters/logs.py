@@ -1,4 +1,5 @@
-"""Structured logging: one JSON object per line on stdout, secrets masked everywhere."""
+"""Structured logging: one JSON object per line on stdout, secrets masked everywhere; on a
+terminal, one short line per event for people (adapters/console.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from collections.abc import Iterable, MutableMapping
 from typing import Any, TextIO
 
 import structlog
+
+from adapters.console import ConsoleLine
 
 _SECRET_KEYS = re.compile(r"(key|token|secret|password|authorization|apikey)", re.I)
 _SECRET_PATTERNS = (
@@ -71,11 +74,12 @@ def configure_logging(
     event_counts: Counter[str] | None = None,
 ) -> None:
     """Configure structlog once. `fmt`: json | console | auto (console on a terminal).
-    `event_counts`, when given, counts `order_*` events as they are logged."""
+    JSON keeps every field at full precision; the console line is for reading (colored
+    on a terminal). `event_counts`, when given, counts `order_*` events as they are logged."""
     out = stream or sys.stdout
     use_console = fmt == "console" or (fmt == "auto" and out.isatty())
     renderer: Any = (
-        structlog.dev.ConsoleRenderer() if use_console else structlog.processors.JSONRenderer()
+        ConsoleLine(colors=out.isatty()) if use_console else structlog.processors.JSONRenderer()
     )
     structlog.configure(
         processors=[

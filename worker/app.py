@@ -64,6 +64,7 @@ class App:
     shutdown: list[Hook] = field(default_factory=list)  # in reverse order of need
     lease: Lease = field(default_factory=StaticLease)
     event_counts: Counter[str] = field(default_factory=Counter)  # order_* log events
+    paper: PaperBroker | None = None  # BROKER=paper: its P&L goes into `worker_stopped`
 
 
 @dataclass
@@ -124,6 +125,7 @@ def build(
     return App(
         settings, source, pipeline, trader, recorder, on_sample, settings.effective_broker,
         [*hooks[0], *broker.startup], [*hooks[1], *broker.shutdown], lease, event_counts,
+        paper=broker.paper,
     )  # fmt: skip
 
 
@@ -212,7 +214,8 @@ def build_broker(settings: Settings, delivery: OutboxDelivery | None = None) -> 
             PaperConfig(
                 stop_ticks=settings.paper_stop_ticks, target_ticks=settings.paper_target_ticks,
                 limits=_limits(settings), market_tz=settings.market_tz,
-            )
+            ),
+            log_trades=True,  # paper_fill / paper_exit: what the simulated book does
         )  # fmt: skip
         reason = "trading disabled" if not settings.trading_enabled else "paper broker"
         executor = DisabledExecutor(reason, forward=paper)

@@ -85,11 +85,10 @@ class HealthServer:
         return self._port
 
     async def start(self) -> None:
+        # Listening is logged once, by the caller (`health_listening`, worker/run.py).
         self._server = await asyncio.start_server(
             self._serve, self.host, self._port, limit=self.max_header
         )
-        self._log.info("health_server_started", host=self.host, port=self.port,
-                       webhook=self.webhook is not None)  # fmt: skip
 
     async def stop(self) -> None:
         server, self._server = self._server, None
@@ -104,7 +103,8 @@ class HealthServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
         try:
-            request, response = await self._read_and_answer(reader)
+            client = _client(writer)
+            request, response = await self._read_and_answer(reader, client)
             if response is not None:
                 await self._send(writer, response)
                 if request is not None and _has_body(request):
@@ -118,7 +118,7 @@ class HealthServer:
                 await writer.wait_closed()
 
     async def _read_and_answer(
-        self, reader: asyncio.StreamReader
+        self, reader: asyncio.StreamReader, client: str
     ) -> tuple[Request | None, Response | None]:
         try:
             async with asyncio.timeout(self.read_timeout_s):
@@ -132,9 +132,9 @@ class HealthServer:
         request = _parse_head(head)
         if request is None:
             return None, _error(HTTPStatus.BAD_REQUEST)
-        return request, await self._route(request, reader)
+        return request, await self._route(request, reader, client)
 
-    async def _route(self, request: Request, reader: asyncio.StreamReader) -> Response:
+    async def _route(self, request: Request, reader: asyncio.StreamReader, client: str) -> Response:
         routes = {"/healthz": "GET", "/metrics": "GET"}
         if self.webhook is not None:
             routes["/webhook"] = "POST"
@@ -151,7 +151,7 @@ class HealthServer:
             except Exception as exc:  # noqa: BLE001 -- a broken collector is a 500, logged
                 self._log.error("metrics_failed", error=f"{type(exc).__name__}: {exc}")
                 return _error(HTTPStatus.INTERNAL_SERVER_ERROR)
-        return await self._webhook(request, reader)
+        return await self._webhook(request, reader, client)
 
     def _health(self) -> Response:
         try:
@@ -167,35 +167,42 @@ class HealthServer:
             return Response.json(200, {"status": "ok", **details})
         return Response.json(503, {"status": "unhealthy", "reason": reason, **details})
 
-    async def _webhook(self, request: Request, reader: asyncio.StreamReader) -> Response:
+    async def _webhook(
+        self, request: Request, reader: asyncio.StreamReader, client: str
+    ) -> Response:
         assert self.webhook is not None  # routed here only when configured
         length = request.headers.get("content-length")
         if length is None or "transfer-encoding" in request.headers:
-            return _error(HTTPStatus.LENGTH_REQUIRED)
+            return self._rejected(HTTPStatus.LENGTH_REQUIRED, "no_content_length", client)
         if not length.isdigit():
-            return _error(HTTPStatus.BAD_REQUEST)
+            return self._rejected(HTTPStatus.BAD_REQUEST, "bad_content_length", client)
         if int(length) > self.max_body:
-            return _error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+            return self._rejected(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body_too_large", client)
         async with asyncio.timeout(self.read_timeout_s):
             body = await reader.readexactly(int(length))
         try:
             payload = json.loads(body)
         except ValueError:
-            payload = None
+            return self._rejected(HTTPStatus.BAD_REQUEST, "not_json", client)
         if not isinstance(payload, dict):
-            return _error(HTTPStatus.BAD_REQUEST)
+            return self._rejected(HTTPStatus.BAD_REQUEST, "not_an_object", client)
         secret = payload.pop("secret", None)
         if not isinstance(secret, str) or not hmac.compare_digest(
             secret.encode(), self.webhook.secret.encode()
         ):
-            self._log.warning("webhook_rejected", reason="unauthorized")
-            return _error(HTTPStatus.UNAUTHORIZED)
+            return self._rejected(HTTPStatus.UNAUTHORIZED, "unauthorized", client)
+        self._log.info("webhook_accepted", client=client)
         try:
             answer = await self.webhook.handler(payload)
         except Exception as exc:  # noqa: BLE001 -- the caller gets a 500, the log says why
-            self._log.error("webhook_failed", error=type(exc).__name__)
+            self._log.error("webhook_failed", error=type(exc).__name__, client=client)
             return _error(HTTPStatus.INTERNAL_SERVER_ERROR)
         return Response.json(200, answer)
+
+    def _rejected(self, status: HTTPStatus, reason: str, client: str) -> Response:
+        """A refused webhook call: logged with who sent it (never the body or secret)."""
+        self._log.warning("webhook_rejected", status=status.value, reason=reason, client=client)
+        return _error(status)
 
     async def _send(self, writer: asyncio.StreamWriter, response: Response) -> None:
         status = HTTPStatus(response.status)
@@ -304,6 +311,15 @@ def _parse_head(head: bytes) -> Request | None:
             return None
         headers[key] = value.strip()
     return Request(parts[0], parts[1].split("?", 1)[0], headers)
+
+
+def _client(writer: asyncio.StreamWriter) -> str:
+    """The peer as `host:port` (`[v6]:port`), or "unknown"."""
+    peer = writer.get_extra_info("peername")
+    if not isinstance(peer, tuple) or len(peer) < 2:
+        return "unknown"
+    host = str(peer[0])
+    return f"[{host}]:{peer[1]}" if ":" in host else f"{host}:{peer[1]}"
 
 
 def _has_body(request: Request) -> bool:

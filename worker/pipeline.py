@@ -155,9 +155,8 @@ class Pipeline:
 
     def _not_applied(self, outcome: str, bar: Bar1m) -> None:
         self._counts[outcome] += 1
-        event = "row_duplicate" if outcome == Outcome.DUPLICATE else f"row_{outcome}"
         log = self._log.debug if outcome == Outcome.DUPLICATE else self._log.warning
-        log(event, symbol=bar.symbol, bar_open=iso(bar.open_time), reason=outcome)
+        log(_NOT_APPLIED[outcome], symbol=bar.symbol, bar_open=iso(bar.open_time), reason=outcome)
 
     def _closed(self, state: MarketState) -> None:
         for bar in state.closed:
@@ -171,6 +170,12 @@ class Pipeline:
                 )  # fmt: skip
 
 
+# Literal event names, so that each can be grepped (tests/test_log_events.py reads them).
+_NOT_APPLIED: Final[dict[str, str]] = {
+    Outcome.DUPLICATE: "row_duplicate",
+    Outcome.CONFLICT: "row_conflict",
+    Outcome.LATE: "row_late",
+}
 _BAR_KEYS: Final[dict[int, str]] = {}
 
 
@@ -180,8 +185,19 @@ def _bar_key(timeframe: int) -> str:
 
 
 def _brief(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The columns of a bad row worth logging (never indicator noise)."""
+    """The columns of a bad row worth logging (never indicator noise); from a file, also
+    the `line` it starts on, and all `cells` of a row with the wrong cell count."""
     if row is None:
         return None
-    keys = ("id", "ts", "symbol", "timeframe", "o", "h", "l", "c", "v", "bar_time")
-    return {k: (str(row[k])[:40] if row[k] is not None else None) for k in keys if k in row}
+    keys = ("line", "id", "ts", "symbol", "timeframe", "o", "h", "l", "c", "v", "bar_time")
+    out: dict[str, Any] = {k: _cell(row[k]) for k in keys if k in row}
+    cells = row.get("cells")
+    if isinstance(cells, list):
+        out["cells"] = [_cell(cell) for cell in cells[:20]]
+    return out
+
+
+def _cell(value: object) -> object:
+    if value is None or type(value) is int:  # a line number stays a number
+        return value
+    return str(value)[:40]

@@ -15,8 +15,9 @@ from tqdm import tqdm  # type: ignore[import-untyped]
 
 from adapters.dryrun import FlatBookContexts, SignalsOnlyExecutor
 from adapters.files.csvread import Columns, Layout, malformed_row, read_columns
-from adapters.files.records import JsonlRecorder
+from adapters.files.records import JsonlRecorder, write_jsonl
 from adapters.paper.broker import PaperBroker, PaperConfig
+from adapters.paper.trades import trade_record
 from engine.config import DecisionConfig, EngineConfig
 from engine.decide import HoldFirstDecider
 from engine.model import Bar1m, Rejection
@@ -40,7 +41,8 @@ def replay_csv(
     paper: PaperConfig | None = None,
 ) -> dict[str, Any]:
     """Replay `input_path` into `out_dir` (bars.jsonl, decisions.jsonl, summary.json);
-    with `paper`, through the paper broker (summary gains trades and P&L)."""
+    with `paper`, through the paper broker (summary gains trades and P&L, trades.jsonl
+    has one line per round trip; the broker logs nothing per trade: stdout stays quiet)."""
     return asyncio.run(_replay(input_path, symbol, out_dir, config, decision, progress, paper))
 
 
@@ -81,6 +83,8 @@ async def _finish(
     summary = build_summary(pipeline, trader, time.perf_counter() - started)
     if isinstance(trader.executor, PaperBroker):
         summary["paper"] = trader.executor.summary()
+        trades = [trade_record(trade) for trade in trader.executor.trades]
+        write_jsonl(out_dir / "trades.jsonl", trades)  # one line per round trip
     text = json.dumps(summary, indent=2, sort_keys=True) + "\n"
     (out_dir / "summary.json").write_text(text)
     structlog.get_logger("replay").info(
@@ -124,9 +128,10 @@ async def _replay(
         for batch in read_columns(input_path):
             _replay_batch(batch, pipeline, trader, symbols, tolerance)
             rows += batch.n
-            if progress:
+            if progress:  # an estimate from the first lines' length, until the end
                 bar.n = min(bar.total, int(rows * layout.line_bytes))
                 bar.refresh()
+        bar.n = bar.total  # the whole file was read: the bar ends at 100%
     except BaseException:
         pipeline.recorder.close()  # what was decided up to the failure stays on disk
         raise
@@ -159,7 +164,9 @@ def _replay_batch(
                 sym[i], tf[i], ts[i], o[i], h[i], low[i], c[i], v[i],
                 None if bar_time is None else bar_time[i], symbols, tolerance,
             )  # fmt: skip
-        states = pipeline.ingest_normalized(result, None)
+        # A rejected row's log line says where it is in the file (line, id, its cells).
+        row = batch.source(i) if type(result) is Rejection and not result.ignored else None
+        states = pipeline.ingest_normalized(result, None, row)
         if states:
             for state in states:
                 trader.on_state_now(state)

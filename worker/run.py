@@ -91,6 +91,7 @@ async def run(app: App) -> int:
     log.info(
         "worker_stopped", counts=dict(app.pipeline.counts), decisions=dict(app.trader.counts),
         source=dict(getattr(app.source, "counts", {})),
+        **({"paper": app.paper.totals()} if app.paper is not None else {}),
     )  # fmt: skip
     return 0
 

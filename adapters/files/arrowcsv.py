@@ -12,7 +12,7 @@ exactly what the live path's own parse of the same text gives:
   not exact in a float64 (beyond 2255) or that `normalize` would read as milliseconds stay
   text.
 A column that fails its cast is cut in halves until the failing cells are found; those
-stay text. Symbol, timeframe and bar_time stay text. Tested against the csv module's
+stay text. Symbol, timeframe, bar_time and id stay text. Tested against the csv module's
 reading cell by cell, by hypothesis (tests/adapters/test_csvread.py).
 
 "Plain" = no quote character, no NUL byte, not starting with a line break: then a row
@@ -38,7 +38,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.csv as pcsv  # type: ignore[import-untyped]
 
-from adapters.files.csvread import REQUIRED, Columns, Layout
+from adapters.files.csvread import Columns, Layout
 
 _EXACT_US = 2**53  # |µs| below this converts to float64 exactly
 _MS_THRESHOLD = 1e10  # engine.normalize reads numbers this large as epoch milliseconds
@@ -82,6 +82,7 @@ def batches(path: Path, layout: Layout, batch_rows: int) -> Iterator[Columns]:
     calls a batch so that it seldom waits for the GIL) at most `_AHEAD` batches ahead;
     the Python lists are built here. Raises ReadError at the first batch arrow cannot
     read."""
+    first_line = 2  # of the batch's first row: a plain file's header is line 1, a row a line
     out: queue.Queue[Any] = queue.Queue(maxsize=_AHEAD)
     stop = threading.Event()
     worker = threading.Thread(
@@ -96,7 +97,9 @@ def batches(path: Path, layout: Layout, batch_rows: int) -> Iterator[Columns]:
                 return
             if isinstance(item, BaseException):
                 raise ReadError(str(item)) from item
-            yield _columns(*item)
+            columns = _columns(*item, first_line)
+            first_line += columns.n
+            yield columns
     finally:
         stop.set()
         while worker.is_alive():  # unblock a producer waiting on a full queue
@@ -132,9 +135,7 @@ def _arrow_batches(
 ) -> Iterator[tuple[pa.RecordBatch, pa.RecordBatch | None]]:
     """(text columns, the same typed or None when a cell would not cast) per batch."""
     names = [f"c{i}" for i in range(layout.width)]
-    wanted = [names[i] for i in layout.picks]
-    if layout.bar_time is not None:
-        wanted.append(names[layout.bar_time])
+    wanted = [names[i] for _, i in layout.shown]  # REQUIRED, then bar_time and id if present
     reader = pcsv.open_csv(
         path,
         read_options=pcsv.ReadOptions(
@@ -156,7 +157,7 @@ def _arrow_batches(
         if _blank_row(record):
             raise BlankRow(f"a row of empty cells after ~{rows} rows")
         rows += record.num_rows
-        texts = record.rename_columns(list(REQUIRED) + (["bar_time"] if len(wanted) > 8 else []))
+        texts = record.rename_columns([name for name, _ in layout.shown])
         try:
             typed = record.select([0, 3, 4, 5, 6, 7]).cast(typed_schema)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -164,7 +165,7 @@ def _arrow_batches(
         yield texts, typed
 
 
-def _columns(texts: pa.RecordBatch, typed: pa.RecordBatch | None) -> Columns:
+def _columns(texts: pa.RecordBatch, typed: pa.RecordBatch | None, first_line: int) -> Columns:
     def cells(name: str, convert: Callable[[pa.Array], Exact]) -> list[object]:
         if typed is None:
             return _typed(texts.column(name), convert)
@@ -181,9 +182,18 @@ def _columns(texts: pa.RecordBatch, typed: pa.RecordBatch | None) -> Columns:
         cells("l", _floats),
         cells("c", _floats),
         cells("v", _floats),
-        _text(texts.column("bar_time")) if texts.num_columns > 8 else None,
+        _text(texts.column("bar_time")) if "bar_time" in texts.schema.names else None,
         {},
+        lambda index: _source(texts, first_line, index),
     )
+
+
+def _source(texts: pa.RecordBatch, first_line: int, index: int) -> dict[str, object]:
+    """Row `index` of a batch as the file has it (see `Columns.source`)."""
+    out: dict[str, object] = {"line": first_line + index}
+    for name, column in zip(texts.schema.names, texts.columns, strict=True):
+        out[name] = column[index].as_py()
+    return out
 
 
 def _text(col: pa.Array) -> list[object]:

@@ -17,10 +17,11 @@ Kept apart from the sample feed (csvfeed.py): this module is on the compiled hot
 from __future__ import annotations
 
 import csv
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
+from typing import Protocol
 
 import structlog
 
@@ -50,6 +51,13 @@ class Layout:
         # First occurrence of each name, in REQUIRED order, then bar_time when present.
         self.picks = [header.index(name) for name in REQUIRED]
         self.bar_time: int | None = header.index("bar_time") if "bar_time" in header else None
+        self.id: int | None = header.index("id") if "id" in header else None
+        # The cells a rejected row's log line shows, by name, in this order (`Columns.source`).
+        self.shown = list(zip(REQUIRED, self.picks, strict=True))
+        if self.bar_time is not None:
+            self.shown.append(("bar_time", self.bar_time))
+        if self.id is not None:
+            self.shown.append(("id", self.id))
         lines = sample.count("\n")
         self.line_bytes = len(sample.encode()) / lines if lines else 64.0
 
@@ -60,7 +68,10 @@ class Columns:
 
     A cell is text as the file has it, or (columnar reader) the float its text parses to.
     `malformed` maps a row's index in the batch to its cell count when that count is not
-    the header's (its other cells are empty placeholders)."""
+    the header's (its other cells are empty placeholders). `source(i)` is row i as the
+    file has it, for a log line: `line` (the file line it starts on; the header is line
+    1), its `id` and the cells the engine reads as text by column name (`Layout.shown`),
+    or, for a malformed row, all its `cells`."""
 
     n: int
     symbol: list[object]
@@ -73,6 +84,7 @@ class Columns:
     v: list[object]
     bar_time: list[object] | None
     malformed: dict[int, int]
+    source: Callable[[int], dict[str, object]]
 
 
 def read_columns(
@@ -110,16 +122,19 @@ def _csv_batches(path: Path, layout: Layout, skip: int, batch_rows: int) -> Iter
     with path.open(newline="", encoding="utf-8", errors="replace") as handle:
         reader = csv.reader(handle)
         next(reader, None)
-        rows = islice(reader, skip, None)
+        rows = islice(_numbered(reader), skip, None)
         while True:
-            chunk = list(islice(rows, batch_rows))
-            if not chunk:
+            numbered = list(islice(rows, batch_rows))
+            if not numbered:
                 return
+            lines = [line for line, _ in numbered]
+            chunk = [row for _, row in numbered]
             malformed: dict[int, int] = {}
             for index, row in enumerate(chunk):
                 if len(row) != width:
                     malformed[index] = len(row)
                     chunk[index] = [""] * width
+            raw = {index: numbered[index][1] for index in malformed}
             yield Columns(
                 len(chunk),
                 [row[i_sym] for row in chunk],
@@ -132,7 +147,41 @@ def _csv_batches(path: Path, layout: Layout, skip: int, batch_rows: int) -> Iter
                 [row[i_v] for row in chunk],
                 None if bar_time is None else [row[bar_time] for row in chunk],
                 malformed,
+                _row_source(layout, lines, chunk, raw),
             )
+
+
+class _LineReader(Protocol):
+    """A csv module reader: rows, and how many lines it has read so far."""
+
+    @property
+    def line_num(self) -> int: ...
+
+    def __iter__(self) -> Iterator[list[str]]: ...
+
+
+def _numbered(reader: _LineReader) -> Iterator[tuple[int, list[str]]]:
+    """(file line the row starts on, row): a quoted cell may span lines."""
+    line = reader.line_num + 1
+    for row in reader:
+        yield line, row
+        line = reader.line_num + 1
+
+
+def _row_source(
+    layout: Layout, lines: list[int], chunk: list[list[str]], raw: dict[int, list[str]]
+) -> Callable[[int], dict[str, object]]:
+    def source(index: int) -> dict[str, object]:
+        out: dict[str, object] = {"line": lines[index]}
+        cells = raw.get(index)
+        if cells is not None:
+            out["cells"] = cells
+        else:
+            row = chunk[index]
+            out.update((name, row[i]) for name, i in layout.shown)
+        return out
+
+    return source
 
 
 def malformed_row(cells: int) -> Rejection:

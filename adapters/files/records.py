@@ -132,6 +132,11 @@ def _write(handle: IO[bytes], lines: list[bytes]) -> None:
     lines.clear()
 
 
+def write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
+    """A whole JSONL file at once, in the lines' format above (e.g. trades.jsonl)."""
+    path.write_bytes(b"".join(_dumps(record, option=_LINE) for record in records))
+
+
 class NullRecorder:
     def bar(self, bar: ClosedBar) -> None:
         pass

@@ -22,6 +22,9 @@ Fill model (our choices, stated):
   the trading day that starts at 17:00 `market_tz`, so the account gates (daily loss,
   profit target, loss streak) close exactly as they would live. A paper account can
   always trade. A position's exit time is the open time of the minute that touched it.
+
+With `log_trades` (the live worker), every fill logs `paper_fill` and every exit
+`paper_exit`; a replay leaves it off and writes its round trips to trades.jsonl instead.
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from zoneinfo import ZoneInfo
 
+import structlog
+
+from adapters.files.timefmt import iso
+from adapters.paper.trades import PaperTrade, money, side_text, stats, trade_record
 from engine.calendar import trading_day_start
 from engine.execution import SIDE_BUY, SIDE_SELL, PlaceEntry
 from engine.model import Bar1m, MarketState, PositionContext
@@ -78,31 +85,14 @@ class PaperPosition:
     target: float
 
 
-@dataclass(frozen=True, slots=True)
-class PaperTrade:
-    """One round trip. Times epoch s UTC, prices in points, money in USD."""
-
-    account: str
-    symbol: str
-    side: int  # side of the entry: 0 buy, 1 sell
-    size: int
-    entry_time: int
-    entry_price: float
-    exit_time: int  # open time of the minute that touched the stop or target
-    exit_price: float
-    exit_reason: str  # "stop" or "target"
-    gross: float  # ticks * tick_value * size
-    fees: float  # 2 * fee_per_side * size
-    net: float
-
-
 class PaperBroker:
     """Simulated execution and account context; see the module docstring for the model."""
 
     local = True  # in memory: the trader calls `context` without a network timeout
 
-    def __init__(self, config: PaperConfig | None = None) -> None:
+    def __init__(self, config: PaperConfig | None = None, log_trades: bool = False) -> None:
         self.config = config or PaperConfig()
+        self._log = structlog.get_logger("paper") if log_trades else None
         self.counts: Counter[str] = Counter()  # submitted, filled, duplicate, refused_busy
         self._tz = ZoneInfo(self.config.market_tz)
         self._pending: dict[str, dict[str, tuple[PlaceEntry, int]]] = {}  # symbol, account
@@ -204,13 +194,22 @@ class PaperBroker:
         entries still open are not in the totals (they are in `metrics`)."""
         accounts = sorted({t.account for t in self._trades})
         return {
-            **_stats(self._trades),
+            **stats(self._trades),
             "entries": self.counts["submitted"],
             "duplicates": self.counts["duplicate"],
             "refused_busy": self.counts["refused_busy"],
             "open_positions": [asdict(p) for p in self.positions()],
             "pending_entries": [e.fields() for e in self.pending()],
-            "accounts": {a: _stats([t for t in self._trades if t.account == a]) for a in accounts},
+            "accounts": {a: stats([t for t in self._trades if t.account == a]) for a in accounts},
+        }
+
+    def totals(self) -> dict[str, object]:
+        """The P&L summary on one log line (`worker_stopped`): closed trades' totals and
+        how many positions and entries are still open or pending."""
+        return {
+            **stats(self._trades),
+            "open_positions": len(self.positions()),
+            "pending_entries": len(self.pending()),
         }
 
     # -- internals ---------------------------------------------------------------------
@@ -236,6 +235,12 @@ class PaperBroker:
         self._open.setdefault(entry.symbol, {})[entry.account] = position
         self._record(position, bar.open_time, price, None, entry.side)
         self.counts["filled"] += 1
+        if self._log is not None:
+            self._log.info(
+                "paper_fill", account=entry.account, symbol=entry.symbol,
+                side=side_text(entry.side), price=price, size=entry.size, at=iso(bar.open_time),
+                stop=position.stop, target=position.target, tag=entry.tag,
+            )  # fmt: skip
         return position
 
     def _check_exit(self, position: PaperPosition, bar: Bar1m) -> None:
@@ -248,22 +253,24 @@ class PaperBroker:
         cfg = self.config
         del self._open[position.symbol][position.account]
         ticks = -cfg.stop_ticks if reason == STOP else cfg.target_ticks
-        gross = _money(ticks * cfg.tick_value * position.size)
-        fees = _money(2 * cfg.fee_per_side * position.size)
+        gross = money(ticks * cfg.tick_value * position.size)
+        fees = money(2 * cfg.fee_per_side * position.size)
         self._record(position, bar.open_time, price, gross, 1 - position.side)
-        self._trades.append(
-            PaperTrade(
-                position.account, position.symbol, position.side, position.size,
-                position.entry_time, position.entry_price, bar.open_time, price, reason,
-                gross, fees, _money(gross - fees),
-            )
+        trade = PaperTrade(
+            position.account, position.symbol, position.side, position.size,
+            position.entry_time, position.entry_price, bar.open_time, price, reason,
+            ticks, gross, fees, money(gross - fees), position.tag,
         )  # fmt: skip
+        self._trades.append(trade)
+        if self._log is not None:
+            day_net = self.metrics(position.account).net_pnl
+            self._log.info("paper_exit", **trade_record(trade), day_net=money(day_net))
 
     def _record(
         self, position: PaperPosition, at: int, price: float, pnl: float | None, side: int
     ) -> None:
         self._fill_ids += 1
-        fees = _money(self.config.fee_per_side * position.size)
+        fees = money(self.config.fee_per_side * position.size)
         fill = Fill(
             self._fill_ids, position.account, position.contract, float(at), price, pnl, fees,
             side, position.size, False, position.order_id,
@@ -285,24 +292,3 @@ def _touched(position: PaperPosition, bar: Bar1m) -> tuple[str, float] | None:
     if target_hit:
         return TARGET, position.target
     return None
-
-
-def _money(x: float) -> float:
-    return round(x, 2) + 0.0  # cents; + 0.0 turns -0.0 into 0.0
-
-
-def _stats(trades: list[PaperTrade]) -> dict[str, object]:
-    peak = equity = drawdown = 0.0
-    for trade in trades:
-        equity += trade.net
-        peak = max(peak, equity)
-        drawdown = max(drawdown, peak - equity)
-    return {
-        "trades": len(trades),
-        "wins": sum(1 for t in trades if t.net > 0),
-        "losses": sum(1 for t in trades if t.net < 0),
-        "gross": _money(math.fsum(t.gross for t in trades)),
-        "fees": _money(math.fsum(t.fees for t in trades)),
-        "net": _money(math.fsum(t.net for t in trades)),
-        "max_drawdown": _money(drawdown),
-    }

@@ -64,9 +64,15 @@ def rows(draw: st.DrawFn) -> str:
 
 
 def _both(path: Path) -> tuple[list[object], list[object]]:
+    """Each row normalized by either reader; and both say where each row is alike."""
     columnar = list(read_normalized(path, SYMBOLS, 50.0, columnar=True))
     by_row = list(read_normalized(path, SYMBOLS, 50.0, columnar=False))
+    assert _sources(path, columnar=True) == _sources(path, columnar=False)
     return columnar, by_row
+
+
+def _sources(path: Path, columnar: bool) -> list[dict[str, object]]:
+    return [b.source(i) for b in read_columns(path, columnar, batch_rows=7) for i in range(b.n)]
 
 
 @settings(
@@ -267,3 +273,38 @@ def test_a_file_that_is_not_plain_says_so(tmp_path: Path) -> None:
     (event,) = [e for e in logs if e["event"] == "replay_reader"]
     assert (event["reader"], event["from_row"]) == ("csv_module", 1)
     assert "quote" in event["reason"]
+
+
+def test_each_row_says_where_it_is_in_the_file(tmp_path: Path) -> None:
+    """`source(i)`: the line a row starts on (header = line 1), its id and its cells as
+    text, from either reader and across the hand-over from arrow to the csv module."""
+    lines = _plain_rows(5000)
+    lines[4000] = "4000,2025-06-16T14:31:02Z,MES,1"  # too few cells: csv module from here
+    path = tmp_path / "feed.csv"
+    path.write_text("\n".join(["id,ts,symbol,timeframe,o,h,l,c,v", *lines]) + "\n")
+    rows = [(b, i) for b in read_columns(path, batch_rows=1024) for i in range(b.n)]
+    batch, i = rows[7]
+    assert type(batch.o[i]) is float  # typed by arrow, yet shown as the file has it
+    assert batch.source(i) == dict(
+        line=9, ts="2025-06-16T14:38:02+00:00", symbol="MES", timeframe="1", o="6001.75",
+        h="6002.75", l="6000.75", c="6001.75", v="0", id="7",
+    )  # fmt: skip
+    batch, i = rows[4000]
+    assert batch.source(i) == {"line": 4002, "cells": lines[4000].split(",")}
+    batch, i = rows[4999]
+    assert type(batch.o[i]) is str and batch.source(i)["line"] == 5001
+    assert batch.source(i)["id"] == "4999"
+
+
+def test_a_quoted_line_break_does_not_shift_the_line_numbers(tmp_path: Path) -> None:
+    rows = _plain_rows(3)
+    path = tmp_path / "feed.csv"
+    body = [
+        "id,ts,symbol,timeframe,o,h,l,c,v,note",
+        rows[0] + ',"two\nlines"', rows[1] + ",", "", rows[2] + ",",
+    ]  # fmt: skip
+    path.write_text("\n".join(body) + "\n")
+    sources = _sources(path, columnar=True)
+    assert [s["line"] for s in sources] == [2, 4, 5, 6]
+    assert [s.get("id") for s in sources] == ["0", "1", None, "2"]
+    assert sources[2] == {"line": 5, "cells": []}  # the empty line: a row of no cells

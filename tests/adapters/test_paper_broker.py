@@ -6,6 +6,7 @@ import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from structlog.testing import capture_logs
 
 from adapters.paper import PaperBroker, PaperConfig, PaperPosition, PaperTrade
 from engine.execution import SIDE_BUY, SIDE_SELL, PlaceEntry, entry_tag
@@ -108,8 +109,9 @@ async def test_bracket_exits(
     broker.on_minute(flat(T + 60, 6000.0))
     broker.on_minute(minute(T + 120, *bar))
     assert broker.trades == (
-        PaperTrade("acct", "MES", side, 1, T, 6000.0, T + 120, exit_price, reason, gross, 0.74,
-                   round(gross - 0.74, 2)),
+        PaperTrade("acct", "MES", side, 1, T, 6000.0, T + 120, exit_price, reason,
+                   -40 if reason == "stop" else 80, gross, 0.74, round(gross - 0.74, 2),
+                   entry_tag("acct", "MES", T)),
     )  # fmt: skip
     assert broker.positions() == ()
     closing = broker.fills("acct")[-1]
@@ -319,3 +321,36 @@ async def test_deterministic() -> None:
 def test_config_rejects_bad_values(kwargs: dict[str, object]) -> None:
     with pytest.raises((ValueError, KeyError)):
         PaperConfig(**kwargs)
+
+
+# -- what it logs --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("log_trades", [True, False])
+async def test_fills_and_exits_are_logged_only_when_asked(log_trades: bool) -> None:
+    broker = PaperBroker(log_trades=log_trades)
+    with capture_logs() as logs:
+        await submit(broker, entry(side=SIDE_SELL))
+        broker.on_minute(flat(T, 6000.0))
+        broker.on_minute(minute(T + 60, 5999.0, 6001.0, 5980.0, 5985.0))  # short target
+    if not log_trades:
+        assert logs == []  # a replay: trades.jsonl is the record, stdout stays quiet
+        return
+    tag = entry_tag("acct", "MES", T)
+    fill, exit_ = logs
+    assert fill == {
+        "event": "paper_fill", "log_level": "info", "account": "acct", "symbol": "MES",
+        "side": "sell", "price": 6000.0, "size": 1, "at": "2025-06-16T15:00:00Z",
+        "stop": 6010.0, "target": 5980.0, "tag": tag,
+    }  # fmt: skip
+    assert exit_ == {
+        "event": "paper_exit", "log_level": "info", "account": "acct", "symbol": "MES",
+        "side": "sell", "size": 1, "entry_time": "2025-06-16T15:00:00Z", "entry_price": 6000.0,
+        "exit_time": "2025-06-16T15:01:00Z", "exit_price": 5980.0, "exit_reason": "target",
+        "ticks": 80, "gross": 100.0, "fees": 0.74, "net": 99.26, "duration_s": 60, "tag": tag,
+        "day_net": 99.26,
+    }  # fmt: skip
+    assert broker.totals() == {
+        "trades": 1, "wins": 1, "losses": 0, "gross": 100.0, "fees": 0.74, "net": 99.26,
+        "max_drawdown": 0.0, "open_positions": 0, "pending_entries": 0,
+    }  # fmt: skip

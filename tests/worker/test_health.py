@@ -342,3 +342,29 @@ async def test_stop_closes_idle_connections_and_the_port(serve: Serve) -> None:
     writer.close()
     with pytest.raises(ConnectionRefusedError):
         await asyncio.open_connection("127.0.0.1", port)
+
+
+async def test_every_refused_webhook_call_is_logged_with_the_client_address(
+    hook: tuple[HealthServer, httpx.AsyncClient],
+) -> None:
+    server, client = hook
+    big = b'{"secret": "' + b"x" * 2000 + b'"}'
+    with capture_logs() as logs:
+        assert (await client.post("/webhook", content=big)).status_code == 413
+        assert (await client.post("/webhook", content=b"not json")).status_code == 400
+        assert (await client.post("/webhook", json=[1, 2])).status_code == 400
+        assert (await client.post("/webhook", json={"secret": "nope"})).status_code == 401
+        chunked = b"POST /webhook HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        assert await _raw(server.port, chunked) == b"HTTP/1.1 411 Length Required\r\n"
+        bad_length = b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n"
+        assert await _raw(server.port, bad_length) == b"HTTP/1.1 400 Bad Request\r\n"
+    rejected = [e for e in logs if e["event"] == "webhook_rejected"]
+    assert [(e["status"], e["reason"]) for e in rejected] == [
+        (413, "body_too_large"), (400, "not_json"), (400, "not_an_object"),
+        (401, "unauthorized"), (411, "no_content_length"), (400, "bad_content_length"),
+    ]  # fmt: skip
+    for event in rejected:
+        host, _, port = event["client"].rpartition(":")
+        assert host == "127.0.0.1" and port.isdigit() and int(port) > 0
+        assert event["log_level"] == "warning"
+    assert "nope" not in repr(logs) and "xxxx" not in repr(logs)  # never the body
