@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,7 +15,7 @@ import structlog
 from tqdm import tqdm  # type: ignore[import-untyped]
 
 from adapters.dryrun import FlatBookContexts, SignalsOnlyExecutor
-from adapters.files.csvread import Columns, Layout, malformed_row, read_columns
+from adapters.files.csvread import Columns, Layout, read_columns
 from adapters.files.records import JsonlRecorder
 from adapters.paper.broker import PaperBroker, PaperConfig
 from engine.config import DecisionConfig, EngineConfig
@@ -27,6 +28,7 @@ from worker.pipeline import Pipeline
 from worker.trader import Executor, StaticContracts, Trader
 
 REPLAY_ACCOUNT = "replay"
+SUMMARY = "summary.json"
 REPLAY_HOLD_LINES = 256  # JSONL lines held per file write (~64 KiB; see JsonlRecorder)
 
 
@@ -51,7 +53,9 @@ def _replay_stack(
     decision: DecisionConfig | None,
     paper: PaperConfig | None = None,
 ) -> tuple[Pipeline, Trader]:
-    """Flat book and nothing sent (default), or the paper broker's simulated book."""
+    """Flat book and nothing sent (default), or the paper broker's simulated book. A
+    summary.json left by an earlier run goes first: only a finished replay writes one."""
+    (out_dir / SUMMARY).unlink(missing_ok=True)
     recorder = JsonlRecorder(out_dir, hold=REPLAY_HOLD_LINES)
     pipeline = Pipeline((symbol,), config, recorder)
     contexts: ContextProvider = FlatBookContexts()
@@ -82,7 +86,11 @@ async def _finish(
     if isinstance(trader.executor, PaperBroker):
         summary["paper"] = trader.executor.summary()
     text = json.dumps(summary, indent=2, sort_keys=True) + "\n"
-    (out_dir / "summary.json").write_text(text)
+    # Last and atomically (a temporary file, then a rename): a summary.json in out_dir
+    # means every line of the replay is written.
+    temporary = out_dir / f".{SUMMARY}.tmp"
+    temporary.write_text(text)
+    os.replace(temporary, out_dir / SUMMARY)
     structlog.get_logger("replay").info(
         "replay_done", **{k: summary[k] for k in ("rows_read", "rows_per_second")}
     )
@@ -153,7 +161,7 @@ def _replay_batch(
     o, h, low, c, v = batch.o, batch.h, batch.low, batch.c, batch.v
     for i in range(batch.n):
         if malformed and i in malformed:
-            result: Bar1m | Rejection = malformed_row(malformed[i])
+            result: Bar1m | Rejection = malformed[i]
         else:
             result = normalize_fields(
                 sym[i], tf[i], ts[i], o[i], h[i], low[i], c[i], v[i],
@@ -178,10 +186,14 @@ async def replay_rows(
     pipeline, trader = _replay_stack(symbol, out_dir, config, decision, paper)
     started = time.perf_counter()
     with tqdm(unit="rows", disable=not progress, mininterval=0.5, desc="replay") as bar:
-        async for row in rows:
-            for state in pipeline.ingest(row, None):
-                await trader.on_state(state)
-            bar.update()
+        try:
+            async for row in rows:
+                for state in pipeline.ingest(row, None):
+                    await trader.on_state(state)
+                bar.update()
+        except BaseException:
+            pipeline.recorder.close()  # what was decided up to the failure stays on disk
+            raise
     return await _finish(pipeline, trader, out_dir, started)
 
 

@@ -41,7 +41,10 @@ class Layout:
 
     def __init__(self, path: Path) -> None:
         with path.open(newline="", encoding="utf-8", errors="replace") as handle:
-            header = [name.strip().lower() for name in next(csv.reader(handle), [])]
+            try:
+                header = [name.strip().lower() for name in next(csv.reader(handle), [])]
+            except csv.Error as exc:
+                raise CsvFormatError(f"{path}: unreadable header ({exc})") from None
             sample = handle.read(65_536)
         missing = [name for name in REQUIRED if name not in header]
         if missing:
@@ -59,8 +62,9 @@ class Columns:
     """A batch of consecutive rows, one list per column the engine reads.
 
     A cell is text as the file has it, or (columnar reader) the float its text parses to.
-    `malformed` maps a row's index in the batch to its cell count when that count is not
-    the header's (its other cells are empty placeholders)."""
+    `malformed` maps a row's index in the batch to its rejection when the csv module
+    could not give the row as the header has it: a wrong cell count, or a field over its
+    size limit (the row's cells are then empty placeholders)."""
 
     n: int
     symbol: list[object]
@@ -72,7 +76,7 @@ class Columns:
     c: list[object]
     v: list[object]
     bar_time: list[object] | None
-    malformed: dict[int, int]
+    malformed: dict[int, Rejection]
 
 
 def read_columns(
@@ -110,16 +114,22 @@ def _csv_batches(path: Path, layout: Layout, skip: int, batch_rows: int) -> Iter
     with path.open(newline="", encoding="utf-8", errors="replace") as handle:
         reader = csv.reader(handle)
         next(reader, None)
-        rows = islice(reader, skip, None)
+        rows = islice(_rows(reader), skip, None)
         while True:
-            chunk = list(islice(rows, batch_rows))
-            if not chunk:
+            read = list(islice(rows, batch_rows))
+            if not read:
                 return
-            malformed: dict[int, int] = {}
-            for index, row in enumerate(chunk):
-                if len(row) != width:
-                    malformed[index] = len(row)
-                    chunk[index] = [""] * width
+            malformed: dict[int, Rejection] = {}
+            chunk: list[list[str]] = []
+            for index, row in enumerate(read):
+                if isinstance(row, Rejection):
+                    malformed[index] = row
+                elif len(row) != width:
+                    malformed[index] = malformed_row(len(row))
+                else:
+                    chunk.append(row)
+                    continue
+                chunk.append([""] * width)
             yield Columns(
                 len(chunk),
                 [row[i_sym] for row in chunk],
@@ -135,6 +145,21 @@ def _csv_batches(path: Path, layout: Layout, skip: int, batch_rows: int) -> Iter
             )
 
 
+def _rows(reader: Iterator[list[str]]) -> Iterator[list[str] | Rejection]:
+    """The reader's rows; a row it refuses (a field over `csv.field_size_limit()`) is a
+    rejection in its place, and reading goes on at the next line."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            too_large = "field larger than field limit" in str(exc)
+            yield Rejection("field_too_large" if too_large else "malformed_csv_row", str(exc))
+            continue
+        yield row
+
+
 def malformed_row(cells: int) -> Rejection:
     return Rejection("malformed_csv_row", f"{cells} columns")
 
@@ -147,7 +172,7 @@ def normalize_batch(
     bar_time, malformed = batch.bar_time, batch.malformed
     for i in range(batch.n):
         if malformed and i in malformed:
-            out.append(malformed_row(malformed[i]))
+            out.append(malformed[i])
             continue
         out.append(
             normalize_fields(
