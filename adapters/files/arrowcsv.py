@@ -70,12 +70,14 @@ def plain(path: Path) -> bool:
 
 
 def _longest_line(data: mmap.mmap) -> int:
-    """Bytes of the longest line (a UTF-8 line has at least as many bytes as characters),
-    scanned in `_SCAN` steps so that the memory it takes stays small."""
+    """Bytes of the longest line, between two line breaks (LF or CR: either ends a row).
+    A UTF-8 line has at least as many bytes as characters. Scanned in `_SCAN` steps so
+    that the memory it takes stays small."""
     longest, line_start = 0, 0
     for offset in range(0, len(data), _SCAN):
-        count = min(_SCAN, len(data) - offset)
-        ends = np.flatnonzero(np.frombuffer(data, np.uint8, count, offset) == ord("\n")) + offset
+        view = np.frombuffer(data, np.uint8, min(_SCAN, len(data) - offset), offset)
+        ends = np.flatnonzero((view == ord("\n")) | (view == ord("\r"))) + offset
+        del view  # the mmap cannot close while a view of it lives
         if len(ends):
             starts = np.concatenate(([line_start], ends[:-1] + 1))
             longest = max(longest, int((ends - starts).max()))
