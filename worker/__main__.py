@@ -108,6 +108,8 @@ def _readable_file(path: Path | None) -> None:
                           "example: --input export.csv")  # fmt: skip
     if path.is_dir():
         raise ConfigError(f"config error: --input: {str(path)!r} is a directory, not a CSV file")
+    if not path.exists():
+        raise ConfigError(f"config error: --input: no such file {str(path)!r}")
     try:
         with path.open("rb"):
             pass
