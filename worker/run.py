@@ -40,8 +40,8 @@ from worker.startup import RetryPolicy, StartupStatus, run_phase
 
 # Signal to exit within 2 s: the in-flight decision gets DRAIN_S, the shutdown hooks
 # and the lease SHUTDOWN_S, and the interpreter's own exit the rest.
-DRAIN_S = 0.7
-SHUTDOWN_S = 0.6
+DRAIN_S = 0.5
+SHUTDOWN_S = 0.5
 
 
 @dataclass
@@ -133,7 +133,9 @@ async def _start(app: App, starting: StartupStatus, log: Any) -> None:
     warm = WarmUp(app)
     await run_phase("warm_up", warm.read, starting, policy)
     warm.done(log)
-    starting.phase = "subscribe"  # until the source is live (see _stream)
+    # A subscribing source (Supabase) has started once it is live (see _stream); the
+    # sample feed has nothing to subscribe to.
+    starting.phase = "subscribe" if isinstance(getattr(app.source, "live", None), bool) else None
 
 
 class WarmUp:
