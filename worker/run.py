@@ -21,22 +21,20 @@ import signal
 import time
 from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 import structlog
 
 from adapters.backoff import backoff_delay
 from adapters.files.timefmt import iso
-from adapters.logs import mask_text
 from engine.calendar import CALENDARS
 from engine.model import MarketState
 from worker.app import App
-from worker.failures import classify, describe
+from worker.failures import describe
 from worker.health import HealthFn, HealthServer, Webhook, health_check
 from worker.metrics import LoopLagMonitor, build_registry, render
 from worker.native import build_name
-from worker.startup import RetryPolicy, StartupStatus, run_phase
+from worker.startup import StartupStatus, start_up
 
 # Signal to exit within 2 s: the in-flight decision gets DRAIN_S, the shutdown hooks
 # and the lease SHUTDOWN_S, and the interpreter's own exit the rest.
@@ -76,7 +74,7 @@ async def run(app: App) -> int:
     monitor.start()
     health = await _start_health(app, status, starting, monitor, log)
     try:
-        if await _unless_stopped(stop, _start(app, starting, log)):
+        if await _unless_stopped(stop, start_up(app, starting, log)):
             await _serve(app, status, starting, stop, log)
         else:
             log.info("worker_stopping", reason="signal", phase=starting.phase,
@@ -117,49 +115,6 @@ async def _unless_stopped(stop: asyncio.Event, work: Coroutine[Any, Any, None]) 
         return False
     task.result()  # a start-up failure goes up from here
     return True
-
-
-async def _start(app: App, starting: StartupStatus, log: Any) -> None:
-    """Every start-up phase in order, then the warm-up; each under the retry policy."""
-    settings = app.settings
-    names = {account_id: name for name, account_id in settings.account_ids.items()}
-    policy = RetryPolicy(
-        settings.reconnect_initial_seconds, settings.reconnect_cap_seconds,
-        classify=partial(classify, account_names=names),
-        mask=partial(mask_text, secrets=settings.secrets()),
-    )  # fmt: skip
-    for phase in app.startup:
-        await run_phase(phase.name, phase.run, starting, policy)
-    warm = WarmUp(app)
-    await run_phase("warm_up", warm.read, starting, policy)
-    warm.done(log)
-    # A subscribing source (Supabase) has started once it is live (see _stream); the
-    # sample feed has nothing to subscribe to.
-    starting.phase = "subscribe" if isinstance(getattr(app.source, "live", None), bool) else None
-
-
-class WarmUp:
-    """History goes through the engine so state equals a worker that never stopped;
-    its decisions are not acted on (they are in the past). Read again after a failure,
-    the source resumes after the last row it gave: no row goes through twice."""
-
-    def __init__(self, app: App) -> None:
-        self.app, self.rows = app, 0
-
-    async def read(self) -> None:
-        async for row in self.app.source.warm_up_rows():
-            self.app.pipeline.ingest(row, None)
-            self.rows += 1
-
-    def done(self, log: Any) -> None:
-        pipeline = self.app.pipeline
-        frames = {
-            symbol: {f"{b.timeframe}m": b.regime for b in engine.frames if b is not None}
-            for symbol, engine in pipeline.engines.items()
-        }
-        last = pipeline.last_row_arrival
-        log.info("warmup_done", rows=self.rows, regimes=frames,
-                 last_row=iso(last) if last else None)  # fmt: skip
 
 
 async def _serve(

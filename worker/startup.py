@@ -14,13 +14,19 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from functools import partial
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from adapters.backoff import backoff_delay
-from worker.failures import Permanent, Transient, describe
+from adapters.files.timefmt import iso
+from adapters.logs import mask_text
+from worker.failures import Permanent, Transient, classify, describe
+
+if TYPE_CHECKING:
+    from worker.app import App
 
 Classify = Callable[[BaseException], Permanent | Transient | None]
 
@@ -96,3 +102,47 @@ async def run_phase(
         log.error("startup_failed", phase=name, setting=masked.setting, error=masked.message)
         raise StartupRefused(name, masked) from None
     status.retrying = None
+
+
+async def start_up(app: App, starting: StartupStatus, log: Any) -> None:
+    """Every start-up phase of `app` in order, then the warm-up; each under the retry
+    policy of RECONNECT_INITIAL_SECONDS / RECONNECT_CAP_SECONDS."""
+    settings = app.settings
+    names = {account_id: name for name, account_id in settings.account_ids.items()}
+    policy = RetryPolicy(
+        settings.reconnect_initial_seconds, settings.reconnect_cap_seconds,
+        classify=partial(classify, account_names=names),
+        mask=partial(mask_text, secrets=settings.secrets()),
+    )  # fmt: skip
+    for phase in app.startup:
+        await run_phase(phase.name, phase.run, starting, policy)
+    warm = WarmUp(app)
+    await run_phase("warm_up", warm.read, starting, policy)
+    warm.done(log)
+    # A subscribing source (Supabase) has started once it is live (worker/run.py); the
+    # sample feed has nothing to subscribe to.
+    starting.phase = "subscribe" if isinstance(getattr(app.source, "live", None), bool) else None
+
+
+class WarmUp:
+    """History goes through the engine so state equals a worker that never stopped;
+    its decisions are not acted on (they are in the past). Read again after a failure,
+    the source resumes after the last row it gave: no row goes through twice."""
+
+    def __init__(self, app: App) -> None:
+        self.app, self.rows = app, 0
+
+    async def read(self) -> None:
+        async for row in self.app.source.warm_up_rows():
+            self.app.pipeline.ingest(row, None)
+            self.rows += 1
+
+    def done(self, log: Any) -> None:
+        pipeline = self.app.pipeline
+        frames = {
+            symbol: {f"{b.timeframe}m": b.regime for b in engine.frames if b is not None}
+            for symbol, engine in pipeline.engines.items()
+        }
+        last = pipeline.last_row_arrival
+        log.info("warmup_done", rows=self.rows, regimes=frames,
+                 last_row=iso(last) if last else None)  # fmt: skip
