@@ -53,12 +53,16 @@ def assert_backing_off(lines: list[dict[str, Any]], error: str) -> None:
 async def test_an_unreachable_gateway_is_retried_until_it_comes_up(tmp_path: Path) -> None:
     with ReservedPort() as reserved:
         worker = LoggedWorker({**PROJECTX, **FAST, "PROJECTX_BASE_URL": reserved.url,
-                               "STATE_DIR": str(tmp_path / "state")}, cwd=tmp_path)  # fmt: skip
+                               "STATE_DIR": str(tmp_path / "state"),
+                               "WEBHOOK_SECRET": "hook-secret-1"}, cwd=tmp_path)  # fmt: skip
         await worker.start()
         try:
             await worker.wait_for(lambda: len(retries(worker, "broker_login")) >= 4, 20,
                                   "login retries")  # fmt: skip
             down = await healthz(worker)
+            async with httpx.AsyncClient(timeout=5) as http:  # no decision before start
+                hook = await http.post(f"http://127.0.0.1:{worker.health_port}/webhook",
+                                       json={"secret": "hook-secret-1"})  # fmt: skip
             async with FakeProjectX(username="trader", api_key=PROJECTX["PROJECTX_API_KEY"],
                                     port=reserved.release()) as gateway:  # fmt: skip
                 await worker.wait_for(lambda: bool(worker.named("warmup_done")), 20, "warm-up")
@@ -69,6 +73,8 @@ async def test_an_unreachable_gateway_is_retried_until_it_comes_up(tmp_path: Pat
     assert code == 0, worker.raw_err.decode()[-2000:]
     assert down.status_code == 503, down.text
     assert down.json()["reason"].startswith("starting: broker_login: ConnectError"), down.json()
+    assert hook.status_code == 200 and hook.json()["decisions"] == {}, hook.text
+    assert hook.json()["skipped"].startswith("starting: broker_login"), hook.text
     assert_backing_off(retries(worker, "broker_login"), "ConnectError")
     assert logins == 1
     assert worker.raw_err == b"", worker.raw_err.decode()[-2000:]
@@ -134,10 +140,12 @@ async def test_a_warm_up_cut_short_resumes_after_the_last_row_it_read(
     assert worker.named("worker_stopped")[0]["counts"]["accepted"] == WARM
 
 
-async def _stop_within(worker: LoggedWorker, seconds: float = STOP_S) -> float:
+async def _stop_within(
+    worker: LoggedWorker, sig: signal.Signals = signal.SIGTERM, seconds: float = STOP_S
+) -> float:
     assert worker._proc is not None
     signalled, wall = time.monotonic(), time.time()
-    worker._proc.send_signal(signal.SIGTERM)
+    worker._proc.send_signal(sig)
     code = await asyncio.wait_for(worker._proc.wait(), 10)
     took = time.monotonic() - signalled
     await worker.stop()  # collects the output
@@ -153,9 +161,16 @@ async def _stop_within(worker: LoggedWorker, seconds: float = STOP_S) -> float:
     return took
 
 
-@pytest.mark.parametrize("phase", ["backoff_sleep", "login"])
-async def test_sigterm_while_the_gateway_is_awaited_exits_0_within_2_s(
-    phase: str, tmp_path: Path
+@pytest.mark.parametrize(
+    ("phase", "sig"),
+    [
+        ("backoff_sleep", signal.SIGTERM),
+        ("backoff_sleep", signal.SIGINT),
+        ("login", signal.SIGTERM),
+    ],
+)
+async def test_a_stop_signal_while_the_gateway_is_awaited_exits_0_within_2_s(
+    phase: str, sig: signal.Signals, tmp_path: Path
 ) -> None:
     slow = {"RECONNECT_INITIAL_SECONDS": "30", "RECONNECT_CAP_SECONDS": "30"}
     async with FakeProjectX(username="trader", api_key=PROJECTX["PROJECTX_API_KEY"]) as gateway:
@@ -170,7 +185,7 @@ async def test_sigterm_while_the_gateway_is_awaited_exits_0_within_2_s(
                 await worker.wait_for(lambda: gateway.logins == 1, 20, "the login request")
             else:
                 await worker.wait_for(lambda: bool(retries(worker, "broker_login")), 20, "retry")
-            await _stop_within(worker)
+            await _stop_within(worker, sig)
     stopping = worker.named("worker_stopping")
     assert [e["phase"] for e in stopping] == ["broker_login"], stopping
 
@@ -212,8 +227,8 @@ async def test_sigterm_while_streaming_with_everything_in_flight_exits_0_within_
         }, cwd=tmp_path)  # fmt: skip
         await worker.start()
         await worker.wait_for(
-            lambda: any(e["state"] == "READY" for e in worker.named("source_state"))
-            and bool(worker.named("leader")), 30, "subscription and lease",
+            lambda: bool(worker.named("backfill_done")) and bool(worker.named("leader")),
+            30, "subscribed, caught up, leading",
         )  # fmt: skip
         gateway.delay("Order/place", 30.0, n=None)
         fake_postgrest.delay(30.0)
