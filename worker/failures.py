@@ -106,12 +106,12 @@ def _supabase(exc: HistoryError) -> Permanent | Transient | None:
     if exc.status == 404 or exc.code in TABLE_MISSING:
         return Permanent(
             "SUPABASE_TABLE",
-            f"no such table ({exc}); check SUPABASE_TABLE and SUPABASE_SCHEMA, and that "
-            "supabase/migrations/0001_tv_datafeed.sql ran",
+            f"no such table ({exc}); check SUPABASE_TABLE, SUPABASE_SCHEMA and SUPABASE_URL, "
+            "and that supabase/migrations/0001_tv_datafeed.sql ran",
         )
     if exc.code == COLUMN_MISSING:
         return Permanent("SUPABASE_TABLE", f"the table lacks a column the worker reads ({exc})")
-    if _busy(exc.status):
+    if _busy(exc.status) or exc.status is None:  # None: not PostgREST's answer (a proxy?)
         return Transient(f"Supabase: {exc}")
     return None
 
