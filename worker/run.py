@@ -1,9 +1,9 @@
 """The live loop: start up, warm up from history, then stream rows, decide on every close.
 
-Start: signal handlers and /healthz come first; then each start-up phase (broker login,
-order intents, ..., warm-up) runs under one retry policy (worker/startup.py): a transient
-failure is retried forever with backoff while /healthz answers 503 with the reason; a
-permanent one exits 2 with one line naming the setting.
+Start: after `worker_started`, signal handlers and /healthz; then each start-up phase
+(broker login, order intents, ..., warm-up) runs under one retry policy
+(worker/startup.py): a transient failure is retried forever with backoff while /healthz
+answers 503 with the reason; a permanent one exits 2 with one line naming the setting.
 
 Stop: SIGTERM/SIGINT at any moment ends the worker with exit 0 within 2 s. Streaming, an
 in-flight decision (and its order call) may finish within `DRAIN_S`; an unfinished one
@@ -64,14 +64,24 @@ async def run(app: App) -> int:
     """0 after a stop signal or the end of a finite source. Raises StartupRefused (exit
     2) on a permanent start-up failure; anything unexpected goes up (exit 1)."""
     log = structlog.get_logger("worker")
+    settings = app.settings
+    log.info(
+        "worker_started", source=app.source.name, sample_feed=app.on_sample_feed,
+        symbols=list(settings.symbol_list), accounts=list(app.trader.accounts), broker=app.broker,
+        trading_enabled=settings.trading_enabled, dry_run=not settings.trading_enabled,
+        engine_build=build_name(),
+        message=(
+            "running on the bundled SAMPLE FEED (no SUPABASE_URL set); dry run, no orders"
+            if app.on_sample_feed else "running on live data"
+        ),
+    )  # fmt: skip
     stop = asyncio.Event()
     _install_signal_handlers(stop)
-    _log_started(app, log)
-    starting, status = StartupStatus(), StreamStatus()
     lease_stop = asyncio.Event()
     lease_task = asyncio.create_task(app.lease.run(lease_stop))
     monitor = LoopLagMonitor()
     monitor.start()
+    starting, status = StartupStatus(), StreamStatus()
     health = await _start_health(app, status, starting, monitor, log)
     try:
         if await _unless_stopped(stop, start_up(app, starting, log)):
@@ -86,20 +96,6 @@ async def run(app: App) -> int:
         source=dict(getattr(app.source, "counts", {})),
     )  # fmt: skip
     return 0
-
-
-def _log_started(app: App, log: Any) -> None:
-    settings = app.settings
-    log.info(
-        "worker_started", source=app.source.name, sample_feed=app.on_sample_feed,
-        symbols=list(settings.symbol_list), accounts=list(app.trader.accounts), broker=app.broker,
-        trading_enabled=settings.trading_enabled, dry_run=not settings.trading_enabled,
-        engine_build=build_name(),
-        message=(
-            "running on the bundled SAMPLE FEED (no SUPABASE_URL set); dry run, no orders"
-            if app.on_sample_feed else "running on live data"
-        ),
-    )  # fmt: skip
 
 
 async def _unless_stopped(stop: asyncio.Event, work: Coroutine[Any, Any, None]) -> bool:
