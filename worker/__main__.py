@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,15 +19,22 @@ if (_stale := stale_message(Path(__file__).resolve().parent.parent)) is not None
     print(_stale, file=sys.stderr)
     raise SystemExit(2)
 
+import structlog
+
 from adapters.files.csvread import CsvFormatError
-from adapters.logs import configure_logging
+from adapters.logs import configure_logging, mask_text
+from worker.failures import Permanent, Transient, classify, describe
 from worker.settings import ConfigError, Settings, load_settings
+from worker.startup import StartupRefused
 
 if TYPE_CHECKING:
     from adapters.paper.broker import PaperConfig
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit 0: done (or stopped by a signal). Exit 2: one line on stderr, the operator
+    must fix something (a setting, a refused key, a missing table, a bad path); systemd
+    does not restart it. Exit 1: unexpected (a bug), one `worker_crashed` JSON line."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "check-config":
@@ -35,11 +43,24 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "replay":
             return _replay(args)
         return _run()
-    except ConfigError as exc:
+    except (ConfigError, StartupRefused) as exc:
         print(str(exc), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 -- a bug: one JSON line, no traceback on stderr
+        _crashed(exc)
+        return 1
+
+
+def _crashed(exc: Exception) -> None:
+    """`worker_crashed` on stdout, masked like every log line (with the secrets known to
+    the logging set up by `run`/`replay`; before that, by pattern only)."""
+    if not structlog.is_configured():
+        configure_logging("INFO", "json")
+    structlog.get_logger("worker").error(
+        "worker_crashed", error_type=type(exc).__name__, error=describe(exc), exc_info=exc
+    )
 
 
 def _run() -> int:
@@ -67,8 +88,8 @@ def _replay(args: argparse.Namespace) -> int:
     configure_logging(args.log_level or settings.log_level, settings.log_format, settings.secrets())
     if args.source == "supabase":
         return _replay_supabase(args, settings)
-    if args.input is None or not args.input.is_file():
-        raise ConfigError(f"config error: --input: no such file {str(args.input)!r}")
+    _readable_file(args.input)
+    _writable_dir(args.out)
     try:
         summary = replay_csv(
             args.input, args.symbol, args.out, settings.engine_config(),
@@ -79,6 +100,38 @@ def _replay(args: argparse.Namespace) -> int:
         raise ConfigError(f"config error: --input: {exc}") from None
     print(json.dumps(summary, sort_keys=True), file=sys.stderr)
     return 0
+
+
+def _readable_file(path: Path | None) -> None:
+    if path is None:
+        raise ConfigError("config error: --input: required with --source csv; "
+                          "example: --input export.csv")  # fmt: skip
+    if path.is_dir():
+        raise ConfigError(f"config error: --input: {str(path)!r} is a directory, not a CSV file")
+    if not path.exists():
+        raise ConfigError(f"config error: --input: no such file {str(path)!r}")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"config error: --input: cannot read {str(path)!r} ({exc.strerror or exc})"
+        ) from None
+
+
+def _writable_dir(path: Path) -> None:
+    """Create `--out` (and its parents) and prove a file can be written in it, before
+    anything is read."""
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"config error: --out: {str(path)!r} is a file, not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"config error: --out: cannot write into {str(path)!r} ({exc.strerror or exc})"
+        ) from None
 
 
 def _replay_supabase(args: argparse.Namespace, settings: Settings) -> int:
@@ -100,6 +153,7 @@ def _replay_supabase(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError(
             "config error: --since/--until: ISO 8601 with offset; example: 2025-06-16T00:00:00Z"
         ) from None
+    _writable_dir(args.out)
     client = HistoryClient(
         RestConfig(
             settings.supabase_url, settings.supabase_key.get_secret_value(),
@@ -116,14 +170,33 @@ def _replay_supabase(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             await client.aclose()
 
-    summary = asyncio.run(
-        replay_rows(
-            rows(), args.symbol, args.out, settings.engine_config(), settings.decision_config(),
-            progress=not args.no_progress, paper=_paper(args, settings),
-        )
-    )  # fmt: skip
+    try:
+        summary = asyncio.run(
+            replay_rows(
+                rows(), args.symbol, args.out, settings.engine_config(),
+                settings.decision_config(), progress=not args.no_progress,
+                paper=_paper(args, settings),
+            )
+        )  # fmt: skip
+    except Exception as exc:
+        _refused_read(exc, settings)
+        raise
     print(json.dumps(summary, sort_keys=True), file=sys.stderr)
     return 0
+
+
+def _refused_read(exc: Exception, settings: Settings) -> None:
+    """A failed read of the table: one line (exit 2) when it is Supabase's answer or
+    absence; nothing when it is unexpected (the caller re-raises: a crash)."""
+    verdict = classify(exc)
+    if isinstance(verdict, Permanent):
+        raise ConfigError(mask_text(verdict.line, settings.secrets())) from None
+    if isinstance(verdict, Transient):
+        reason = mask_text(verdict.reason, settings.secrets())
+        raise ConfigError(
+            f"replay error: SUPABASE_URL: Supabase did not answer ({reason}); the replay "
+            "stopped unfinished (no summary.json); run it again"
+        ) from None
 
 
 def _paper(args: argparse.Namespace, settings: Settings) -> PaperConfig | None:

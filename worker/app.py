@@ -30,6 +30,7 @@ from engine.ports import BarSource, ContextProvider
 from engine.risk import RiskLimits
 from worker.pipeline import Pipeline, Recorder
 from worker.settings import LIVE_FEED_ONLY, ConfigError, Settings
+from worker.startup import Phase
 from worker.trader import ContractSource, Executor, StaticContracts, Trader
 from worker.userhub import (
     DecisionRecorder,
@@ -60,7 +61,7 @@ class App:
     recorder: Recorder
     on_sample_feed: bool
     broker: str = "none"
-    startup: list[Hook] = field(default_factory=list)  # in order, before any decision
+    startup: list[Phase] = field(default_factory=list)  # in order, before any decision
     shutdown: list[Hook] = field(default_factory=list)  # in reverse order of need
     lease: Lease = field(default_factory=StaticLease)
     event_counts: Counter[str] = field(default_factory=Counter)  # order_* log events
@@ -73,7 +74,7 @@ class Broker:
     executor: Executor
     contracts: ContractSource
     accounts: tuple[str, ...]
-    startup: list[Hook] = field(default_factory=list)
+    startup: list[Phase] = field(default_factory=list)
     shutdown: list[Hook] = field(default_factory=list)
     paper: PaperBroker | None = None
 
@@ -106,10 +107,10 @@ def build(
         recorder = JsonlRecorder(settings.out_dir) if settings.out_dir else NullRecorder()
     wanted = settings.record_decisions or settings.effective_broker == "projectx"
     delivery = results_delivery(settings) if wanted else None  # trade results, decisions
-    hooks: tuple[list[Hook], list[Hook]] = ([], [])
+    hooks: tuple[list[Phase], list[Hook]] = ([], [])
     if delivery is not None:
         start, stop = delivery_hooks(delivery)
-        hooks = ([start], [stop])
+        hooks = ([Phase("results_outbox", start)], [stop])
         if settings.record_decisions:
             recorder = DecisionRecorder(recorder, delivery)
     pipeline = Pipeline(settings.symbol_list, settings.engine_config(), recorder)
@@ -238,13 +239,17 @@ def projectx_broker(settings: Settings, delivery: OutboxDelivery | None) -> Brok
     contexts = ProjectXContexts(client, ids, resolver, _limits(settings))
     # Login, then what the operator must fix (unknown account, unresolvable symbol: raised
     # as UnknownAccount / ContractNotFound), all before any intent or decision.
-    startup: list[Hook] = [client.token, contexts.check_accounts, resolver.resolve_all]
+    startup = [
+        Phase("broker_login", client.token),
+        Phase("accounts", contexts.check_accounts),
+        Phase("contracts", resolver.resolve_all),
+    ]
     executor: Executor
     if settings.trading_enabled:
         store = IntentStore(settings.state_dir / "intents.sqlite3")
         real = ProjectXExecutor(client, store, ids)
         executor = real
-        startup.append(real.reconcile)  # unresolved intents first, before any decision
+        startup.append(Phase("order_intents", real.reconcile))  # before any decision
         shutdown: list[Hook] = [client.aclose, _closer(store.close)]
     else:
         executor = DisabledExecutor()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,7 +15,7 @@ import structlog
 from tqdm import tqdm  # type: ignore[import-untyped]
 
 from adapters.dryrun import FlatBookContexts, SignalsOnlyExecutor
-from adapters.files.csvread import Columns, Layout, malformed_row, read_columns
+from adapters.files.csvread import Columns, Layout, read_columns
 from adapters.files.records import JsonlRecorder, write_jsonl
 from adapters.paper.broker import PaperBroker, PaperConfig
 from adapters.paper.trades import trade_record
@@ -28,6 +29,7 @@ from worker.pipeline import Pipeline
 from worker.trader import Executor, StaticContracts, Trader
 
 REPLAY_ACCOUNT = "replay"
+SUMMARY = "summary.json"
 REPLAY_HOLD_LINES = 256  # JSONL lines held per file write (~64 KiB; see JsonlRecorder)
 
 
@@ -53,7 +55,9 @@ def _replay_stack(
     decision: DecisionConfig | None,
     paper: PaperConfig | None = None,
 ) -> tuple[Pipeline, Trader]:
-    """Flat book and nothing sent (default), or the paper broker's simulated book."""
+    """Flat book and nothing sent (default), or the paper broker's simulated book. A
+    summary.json left by an earlier run goes first: only a finished replay writes one."""
+    (out_dir / SUMMARY).unlink(missing_ok=True)
     recorder = JsonlRecorder(out_dir, hold=REPLAY_HOLD_LINES)
     pipeline = Pipeline((symbol,), config, recorder)
     contexts: ContextProvider = FlatBookContexts()
@@ -86,7 +90,11 @@ async def _finish(
         trades = [trade_record(trade) for trade in trader.executor.trades]
         write_jsonl(out_dir / "trades.jsonl", trades)  # one line per round trip
     text = json.dumps(summary, indent=2, sort_keys=True) + "\n"
-    (out_dir / "summary.json").write_text(text)
+    # Last and atomically (a temporary file, then a rename): a summary.json in out_dir
+    # means every line of the replay is written.
+    temporary = out_dir / f".{SUMMARY}.tmp"
+    temporary.write_text(text)
+    os.replace(temporary, out_dir / SUMMARY)
     structlog.get_logger("replay").info(
         "replay_done", **{k: summary[k] for k in ("rows_read", "rows_per_second")}
     )
@@ -158,7 +166,7 @@ def _replay_batch(
     o, h, low, c, v = batch.o, batch.h, batch.low, batch.c, batch.v
     for i in range(batch.n):
         if malformed and i in malformed:
-            result: Bar1m | Rejection = malformed_row(malformed[i])
+            result: Bar1m | Rejection = malformed[i]
         else:
             result = normalize_fields(
                 sym[i], tf[i], ts[i], o[i], h[i], low[i], c[i], v[i],
@@ -185,10 +193,14 @@ async def replay_rows(
     pipeline, trader = _replay_stack(symbol, out_dir, config, decision, paper)
     started = time.perf_counter()
     with tqdm(unit="rows", disable=not progress, mininterval=0.5, desc="replay") as bar:
-        async for row in rows:
-            for state in pipeline.ingest(row, None):
-                await trader.on_state(state)
-            bar.update()
+        try:
+            async for row in rows:
+                for state in pipeline.ingest(row, None):
+                    await trader.on_state(state)
+                bar.update()
+        except BaseException:
+            pipeline.recorder.close()  # what was decided up to the failure stays on disk
+            raise
     return await _finish(pipeline, trader, out_dir, started)
 
 

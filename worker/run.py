@@ -1,34 +1,45 @@
-"""The live loop: warm up from history, then stream rows, decide on every close.
+"""The live loop: start up, warm up from history, then stream rows, decide on every close.
 
-Lifecycle: SIGTERM/SIGINT stop intake; a decision whose order call is in flight is
-allowed to finish (bounded by `DRAIN_S`; an unfinished one stays a durable `sending`
-intent, resolved by its tag at the next start); then shutdown hooks run in reverse
-(outbox flush, clients closed) and the worker exits 0. A crash in the stream is logged
-and the stream restarts with backoff; configuration errors stop the worker at start.
+Start: after `worker_started`, signal handlers and /healthz; then each start-up phase
+(broker login, order intents, ..., warm-up) runs under one retry policy
+(worker/startup.py): a transient failure is retried forever with backoff while /healthz
+answers 503 with the reason; a permanent one exits 2 with one line naming the setting.
+
+Stop: SIGTERM/SIGINT at any moment ends the worker with exit 0 within 2 s. Streaming, an
+in-flight decision (and its order call) may finish within `DRAIN_S`; an unfinished one
+stays a durable `sending` intent, resolved by its tag at the next start. Then the
+shutdown hooks run in reverse (outbox flush: durable, the rest goes at the next start;
+clients closed) and the lease is released, all within `SHUTDOWN_S`. A crash in the
+stream is logged and the stream restarts with backoff.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import signal
 import time
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
+from adapters.backoff import backoff_delay
 from adapters.files.timefmt import iso
 from engine.calendar import CALENDARS
 from engine.model import MarketState
 from worker.app import App, run_mode
-from worker.health import HealthServer, Webhook, health_check
+from worker.failures import describe
+from worker.health import HealthFn, HealthServer, Webhook, health_check
 from worker.metrics import LoopLagMonitor, build_registry, render
 from worker.native import build_name
+from worker.startup import StartupStatus, start_up
 
-DRAIN_S = 7.0  # the in-flight decision may finish within this after a stop signal
-RESTART_CAP_S = 30.0
+# Signal to exit within 2 s: the in-flight decision gets DRAIN_S, the shutdown hooks
+# and the lease SHUTDOWN_S, and the interpreter's own exit the rest.
+DRAIN_S = 0.5
+SHUTDOWN_S = 0.5
 
 
 @dataclass
@@ -50,6 +61,8 @@ class StreamStatus:
 
 
 async def run(app: App) -> int:
+    """0 after a stop signal or the end of a finite source. Raises StartupRefused (exit
+    2) on a permanent start-up failure; anything unexpected goes up (exit 1)."""
     log = structlog.get_logger("worker")
     log.info(
         "worker_started", symbols=list(app.settings.symbol_list), engine_build=build_name(),
@@ -61,33 +74,16 @@ async def run(app: App) -> int:
     lease_task = asyncio.create_task(app.lease.run(lease_stop))
     monitor = LoopLagMonitor()
     monitor.start()
-    status = StreamStatus()
-    health = await _start_health(app, status, monitor, log)
-    for hook in app.startup:  # broker login, then unresolved order intents
-        await hook()
-    await _warm_up(app, log)
-    streaming = asyncio.create_task(_supervised(app, status))
-    status.task = streaming
-    stopping = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait({streaming, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    if stopping in done:
-        log.info("worker_stopping", reason="signal", order_in_flight=status.busy)
-        await _drain(streaming, status)
-    else:
-        stopping.cancel()
-        streaming.result()
-        for state in app.pipeline.flush():
-            await app.trader.on_state(state)
-        log.info("source_state", source=app.source.name, state="ended")
-    app.recorder.close()
-    for hook in reversed(app.shutdown):
-        await hook()
-    lease_stop.set()
-    with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-        await asyncio.wait_for(lease_task, 3)
-    if health is not None:
-        await health.stop()
-    await monitor.stop()
+    starting, status = StartupStatus(), StreamStatus()
+    health = await _start_health(app, status, starting, monitor, log)
+    try:
+        if await _unless_stopped(stop, start_up(app, starting, log)):
+            await _serve(app, status, starting, stop, log)
+        else:
+            log.info("worker_stopping", reason="signal", phase=starting.phase,
+                     order_in_flight=False)  # fmt: skip
+    finally:
+        await _shut_down(app, log, (lease_stop, lease_task), health, monitor)
     log.info(
         "worker_stopped", counts=dict(app.pipeline.counts), decisions=dict(app.trader.counts),
         source=dict(getattr(app.source, "counts", {})),
@@ -96,27 +92,95 @@ async def run(app: App) -> int:
     return 0
 
 
+async def _unless_stopped(stop: asyncio.Event, work: Coroutine[Any, Any, None]) -> bool:
+    """Run `work` to its end (True), or cancel it when `stop` is set first (False)."""
+    task = asyncio.create_task(work)
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return False
+    task.result()  # a start-up failure goes up from here
+    return True
+
+
+async def _serve(
+    app: App, status: StreamStatus, starting: StartupStatus, stop: asyncio.Event, log: Any
+) -> None:
+    """Stream until a stop signal (drain the in-flight decision) or the source ends."""
+    streaming = asyncio.create_task(_supervised(app, status, starting))
+    status.task = streaming
+    stopping = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({streaming, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if stopping in done:
+        log.info("worker_stopping", reason="signal", phase=starting.phase,
+                 order_in_flight=status.busy)  # fmt: skip
+        await _drain(streaming, status)
+        return
+    stopping.cancel()
+    streaming.result()
+    for state in app.pipeline.flush():
+        await app.trader.on_state(state)
+    log.info("source_state", source=app.source.name, state="ended")
+
+
+async def _shut_down(
+    app: App,
+    log: Any,
+    lease: tuple[asyncio.Event, asyncio.Task[None]],
+    health: HealthServer | None,
+    monitor: LoopLagMonitor,
+) -> None:
+    """Shutdown hooks in reverse, then the lease: all within SHUTDOWN_S. What is cut
+    short is safe: intents and the outbox are durable and resumed at the next start."""
+    deadline = asyncio.get_running_loop().time() + SHUTDOWN_S
+    app.recorder.close()
+    for hook in reversed(app.shutdown):
+        await _bounded(getattr(hook, "__qualname__", "hook"), hook(), deadline, log)
+    lease_stop, lease_task = lease
+    lease_stop.set()
+    await _bounded("lease", lease_task, deadline, log)
+    if health is not None:
+        await health.stop()
+    await monitor.stop()
+
+
+async def _bounded(step: str, work: Awaitable[object], deadline: float, log: Any) -> None:
+    try:
+        async with asyncio.timeout_at(deadline):
+            await work
+    except TimeoutError:
+        log.warning("shutdown_cut", step=step, reason="out of time")
+    except Exception as exc:  # noqa: BLE001 -- a failing hook must not stop the others
+        log.warning("shutdown_cut", step=step, reason=describe(exc))
+
+
 async def _start_health(
-    app: App, status: StreamStatus, monitor: LoopLagMonitor, log: Any
+    app: App, status: StreamStatus, starting: StartupStatus, monitor: LoopLagMonitor, log: Any
 ) -> HealthServer | None:
-    """/healthz, /metrics and the optional webhook. A port in use is logged, not fatal:
-    trading must not depend on the health endpoint."""
+    """/healthz, /metrics and the optional webhook, before any start-up phase (503 with
+    the phase until started). A port in use is logged, not fatal: trading must not
+    depend on the health endpoint."""
     settings = app.settings
     registry = build_registry(app.pipeline, app.trader, app.source, app.event_counts, monitor)
     secret = settings.webhook_secret
     webhook = (
-        Webhook(secret.get_secret_value(), lambda payload: _on_webhook(app, payload))
+        Webhook(secret.get_secret_value(), lambda payload: _on_webhook(app, starting, payload))
         if secret is not None and secret.get_secret_value()
         else None
     )
+    running = health_check(
+        app.source, stale_after_s=settings.stale_after_seconds, running=status.running,
+        live_grace_s=settings.reconnect_cap_seconds + 30.0,
+        session=CALENDARS[settings.session_calendar],
+    )  # fmt: skip
     server = HealthServer(
         settings.health_host,
         settings.port if settings.port is not None else settings.health_port,
-        health_check(
-            app.source, stale_after_s=settings.stale_after_seconds, running=status.running,
-            live_grace_s=settings.reconnect_cap_seconds + 30.0,
-            session=CALENDARS[settings.session_calendar],
-        ),
+        _until_started(starting, running),
         lambda: render(registry),
         webhook=webhook,
     )  # fmt: skip
@@ -130,10 +194,25 @@ async def _start_health(
     return server
 
 
-async def _on_webhook(app: App, payload: dict[str, Any]) -> dict[str, Any]:
+def _until_started(starting: StartupStatus, running: HealthFn) -> HealthFn:
+    """Unhealthy with the start-up phase (and its last error) until started."""
+
+    def check() -> tuple[bool, dict[str, Any]]:
+        reason = starting.reason
+        if reason is None:
+            return running()
+        return False, {"reason": reason, "phase": starting.phase}
+
+    return check
+
+
+async def _on_webhook(app: App, starting: StartupStatus, payload: dict[str, Any]) -> dict[str, Any]:
     """The old bot's manual trigger: decide now on the current market state, through the
-    same gates and execution path (the decision instant is the current minute)."""
+    same gates and execution path (the decision instant is the current minute). Not
+    before the worker has started: intents are reconciled before any decision."""
     at = int(time.time()) // 60 * 60
+    if starting.reason is not None:
+        return {"at": iso(at), "decisions": {}, "skipped": starting.reason}
     answer: dict[str, Any] = {}
     for symbol, engine in app.pipeline.engines.items():
         state = MarketState(symbol, at, tuple(engine.frames), ())
@@ -155,42 +234,32 @@ async def _drain(streaming: asyncio.Task[None], status: StreamStatus) -> None:
         await streaming
 
 
-async def _warm_up(app: App, log: structlog.typing.FilteringBoundLogger) -> None:
-    """History goes through the engine so state equals a worker that never stopped;
-    its decisions are not acted on (they are in the past)."""
-    rows = 0
-    async for row in app.source.warm_up_rows():
-        app.pipeline.ingest(row, None)
-        rows += 1
-    frames = {
-        symbol: {f"{b.timeframe}m": b.regime for b in engine.frames if b is not None}
-        for symbol, engine in app.pipeline.engines.items()
-    }
-    last = app.pipeline.last_row_arrival
-    log.info("warmup_done", rows=rows, regimes=frames, last_row=iso(last) if last else None)
-
-
-async def _supervised(app: App, status: StreamStatus) -> None:
-    """Run the stream; restart it with capped, jittered backoff when it crashes."""
+async def _supervised(app: App, status: StreamStatus, starting: StartupStatus) -> None:
+    """Run the stream; restart it with the reconnect backoff when it crashes."""
     log = structlog.get_logger("worker")
+    settings = app.settings
     crashes = 0
     while not status.stopping:
         try:
-            await _stream(app, status)
+            await _stream(app, status, starting)
             return  # a finite source ran out
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # log, back off, restart the stream
             crashes += 1
-            delay = min(RESTART_CAP_S, 0.5 * 2**crashes) * random.uniform(0.5, 1.0)  # noqa: S311
-            log.exception("task_crashed", task="stream", error=f"{type(exc).__name__}: {exc}",
+            delay = backoff_delay(
+                crashes, settings.reconnect_initial_seconds, settings.reconnect_cap_seconds
+            )
+            log.exception("task_crashed", task="stream", error=describe(exc),
                           restart_in_s=round(delay, 2))  # fmt: skip
             await asyncio.sleep(delay)
 
 
-async def _stream(app: App, status: StreamStatus) -> None:
+async def _stream(app: App, status: StreamStatus, starting: StartupStatus) -> None:
     pipeline, on_state = app.pipeline, app.trader.on_state
     async for kind, payload, arrival in app.source.events():
+        if starting.phase is not None and getattr(app.source, "live", True):
+            starting.phase = None  # subscribed and caught up: started
         if kind == "row":
             states = pipeline.ingest(payload, arrival)
         elif kind == "tick":

@@ -23,9 +23,12 @@ from engine.model import ActionPlan, ClosedBar, MarketState
 from worker.accounts import AccountTracker
 from worker.pipeline import Recorder
 from worker.settings import Settings
+from worker.startup import Phase
 
 Hook = Callable[[], Awaitable[object]]
-FLUSH_S = 5.0  # shutdown: time given to deliver pending results
+# Shutdown: time given to deliver pending results. Short (the whole stop fits in 2 s):
+# the outbox is durable, what is left is delivered at the next start.
+FLUSH_S = 0.3
 
 
 @dataclass
@@ -33,7 +36,7 @@ class UserHub:
     tracker: AccountTracker
     listener: UserHubListener
     delivery: OutboxDelivery | None
-    startup: list[Hook] = field(default_factory=list)
+    startup: list[Phase] = field(default_factory=list)
     shutdown: list[Hook] = field(default_factory=list)
 
 
@@ -45,14 +48,19 @@ def build_user_hub(
 ) -> UserHub:
     tracker = AccountTracker(client, ids, delivery)
     listener = UserHubListener(
-        ListenerConfig(settings.projectx_user_hub_url, tuple(ids.values())),
+        ListenerConfig(
+            settings.projectx_user_hub_url,
+            tuple(ids.values()),
+            backoff_initial_s=settings.reconnect_initial_seconds,
+            backoff_cap_s=settings.reconnect_cap_seconds,
+        ),
         adapter_factory(settings.hub_client),
         hub_token(client),
         tracker.on_hub_event,
         on_subscribed=tracker.reconcile,  # events missed while disconnected: from REST
     )
     hub = UserHub(tracker, listener, delivery)
-    hub.startup.append(listener.start)
+    hub.startup.append(Phase("user_hub", listener.start))
     hub.shutdown.append(listener.stop)
     return hub
 

@@ -15,8 +15,9 @@ A column that fails its cast is cut in halves until the failing cells are found;
 stay text. Symbol, timeframe, bar_time and id stay text. Tested against the csv module's
 reading cell by cell, by hypothesis (tests/adapters/test_csvread.py).
 
-"Plain" = no quote character, no NUL byte, not starting with a line break: then a row
-is a line and a cell is the text between commas, for arrow as for the csv module —
+"Plain" = no quote character, no NUL byte, not starting with a line break, no line
+longer than the csv module's field size limit: then a row is a line and a cell is the
+text between commas, for arrow as for the csv module —
 but for empty lines, which arrow reads as a row of empty cells and the csv module as a
 row of none. So a batch holding a row whose every read cell is empty (an empty line, or
 a line of commas) is left to the csv module, as is any row arrow refuses (wrong cell
@@ -26,6 +27,7 @@ count, invalid UTF-8 in a column read): from that batch on, the csv module reads
 
 from __future__ import annotations
 
+import csv
 import mmap
 import queue
 import threading
@@ -45,6 +47,7 @@ _MS_THRESHOLD = 1e10  # engine.normalize reads numbers this large as epoch milli
 _SMALLEST_CUT = 1  # cut down to the failing cells themselves
 _CUTS = 256  # failed casts a column may take before its failing slices stay text
 _AHEAD = 2  # batches parsed ahead of the engine
+_SCAN = 1 << 24  # bytes per step of the long-line scan
 
 
 class ReadError(Exception):
@@ -52,14 +55,34 @@ class ReadError(Exception):
 
 
 def plain(path: Path) -> bool:
-    """No quote, no NUL, not empty and no line break first (two memchr passes: the
-    empty lines are found per batch, by `_blank_row`, on the reading thread)."""
+    """No quote, no NUL, not empty, no line break first (two memchr passes: the empty
+    lines are found per batch, by `_blank_row`, on the reading thread), and no line
+    longer than the csv module's field size limit: such a line may hold a field the csv
+    module refuses (`field_too_large`), so the csv module reads that file."""
     with path.open("rb") as handle:
         size = handle.seek(0, 2)
         if size == 0:
             return False
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            return data[:1] not in (b"\r", b"\n") and data.find(b'"') < 0 and data.find(b"\0") < 0
+            if data[:1] in (b"\r", b"\n") or data.find(b'"') >= 0 or data.find(b"\0") >= 0:
+                return False
+            return _longest_line(data) <= csv.field_size_limit()
+
+
+def _longest_line(data: mmap.mmap) -> int:
+    """Bytes of the longest line, between two line breaks (LF or CR: either ends a row).
+    A UTF-8 line has at least as many bytes as characters. Scanned in `_SCAN` steps so
+    that the memory it takes stays small."""
+    longest, line_start = 0, 0
+    for offset in range(0, len(data), _SCAN):
+        view = np.frombuffer(data, np.uint8, min(_SCAN, len(data) - offset), offset)
+        ends = np.flatnonzero((view == ord("\n")) | (view == ord("\r"))) + offset
+        del view  # the mmap cannot close while a view of it lives
+        if len(ends):
+            starts = np.concatenate(([line_start], ends[:-1] + 1))
+            longest = max(longest, int((ends - starts).max()))
+            line_start = int(ends[-1]) + 1
+    return max(longest, len(data) - line_start)
 
 
 class BlankRow(Exception):

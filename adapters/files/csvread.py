@@ -42,7 +42,10 @@ class Layout:
 
     def __init__(self, path: Path) -> None:
         with path.open(newline="", encoding="utf-8", errors="replace") as handle:
-            header = [name.strip().lower() for name in next(csv.reader(handle), [])]
+            try:
+                header = [name.strip().lower() for name in next(csv.reader(handle), [])]
+            except csv.Error as exc:
+                raise CsvFormatError(f"{path}: unreadable header ({exc})") from None
             sample = handle.read(65_536)
         missing = [name for name in REQUIRED if name not in header]
         if missing:
@@ -67,8 +70,9 @@ class Columns:
     """A batch of consecutive rows, one list per column the engine reads.
 
     A cell is text as the file has it, or (columnar reader) the float its text parses to.
-    `malformed` maps a row's index in the batch to its cell count when that count is not
-    the header's (its other cells are empty placeholders). `source(i)` is row i as the
+    `malformed` maps a row's index in the batch to its rejection when the csv module
+    could not give the row as the header has it: a wrong cell count, or a field over its
+    size limit (the row's cells are then empty placeholders). `source(i)` is row i as the
     file has it, for a log line: `line` (the file line it starts on; the header is line
     1), its `id` and the cells the engine reads as text by column name (`Layout.shown`),
     or, for a malformed row, all its `cells`."""
@@ -83,7 +87,7 @@ class Columns:
     c: list[object]
     v: list[object]
     bar_time: list[object] | None
-    malformed: dict[int, int]
+    malformed: dict[int, Rejection]
     source: Callable[[int], dict[str, object]]
 
 
@@ -128,13 +132,19 @@ def _csv_batches(path: Path, layout: Layout, skip: int, batch_rows: int) -> Iter
             if not numbered:
                 return
             lines = [line for line, _ in numbered]
-            chunk = [row for _, row in numbered]
-            malformed: dict[int, int] = {}
-            for index, row in enumerate(chunk):
-                if len(row) != width:
-                    malformed[index] = len(row)
-                    chunk[index] = [""] * width
-            raw = {index: numbered[index][1] for index in malformed}
+            malformed: dict[int, Rejection] = {}
+            raw: dict[int, list[str]] = {}  # the cells of a row of the wrong width
+            chunk: list[list[str]] = []
+            for index, (_, row) in enumerate(numbered):
+                if isinstance(row, Rejection):
+                    malformed[index] = row
+                elif len(row) != width:
+                    malformed[index] = malformed_row(len(row))
+                    raw[index] = row
+                else:
+                    chunk.append(row)
+                    continue
+                chunk.append([""] * width)
             yield Columns(
                 len(chunk),
                 [row[i_sym] for row in chunk],
@@ -147,7 +157,7 @@ def _csv_batches(path: Path, layout: Layout, skip: int, batch_rows: int) -> Iter
                 [row[i_v] for row in chunk],
                 None if bar_time is None else [row[bar_time] for row in chunk],
                 malformed,
-                _row_source(layout, lines, chunk, raw),
+                _row_source(layout, lines, chunk, raw, malformed),
             )
 
 
@@ -160,23 +170,37 @@ class _LineReader(Protocol):
     def __iter__(self) -> Iterator[list[str]]: ...
 
 
-def _numbered(reader: _LineReader) -> Iterator[tuple[int, list[str]]]:
-    """(file line the row starts on, row): a quoted cell may span lines."""
-    line = reader.line_num + 1
-    for row in reader:
-        yield line, row
+def _numbered(reader: _LineReader) -> Iterator[tuple[int, list[str] | Rejection]]:
+    """(file line the row starts on, row): a quoted cell may span lines. A row the csv
+    module refuses (a field over `csv.field_size_limit()`) is a rejection in its place,
+    and reading goes on at the next line."""
+    rows = iter(reader)
+    while True:
         line = reader.line_num + 1
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            too_large = "field larger than field limit" in str(exc)
+            yield line, Rejection("field_too_large" if too_large else "malformed_csv_row", str(exc))
+            continue
+        yield line, row
 
 
 def _row_source(
-    layout: Layout, lines: list[int], chunk: list[list[str]], raw: dict[int, list[str]]
+    layout: Layout,
+    lines: list[int],
+    chunk: list[list[str]],
+    raw: dict[int, list[str]],
+    malformed: dict[int, Rejection],
 ) -> Callable[[int], dict[str, object]]:
     def source(index: int) -> dict[str, object]:
         out: dict[str, object] = {"line": lines[index]}
         cells = raw.get(index)
         if cells is not None:
             out["cells"] = cells
-        else:
+        elif index not in malformed:  # a refused row has no cells to show
             row = chunk[index]
             out.update((name, row[i]) for name, i in layout.shown)
         return out
@@ -196,7 +220,7 @@ def normalize_batch(
     bar_time, malformed = batch.bar_time, batch.malformed
     for i in range(batch.n):
         if malformed and i in malformed:
-            out.append(malformed_row(malformed[i]))
+            out.append(malformed[i])
             continue
         out.append(
             normalize_fields(

@@ -21,6 +21,7 @@ from adapters.projectx.budget import BudgetExceeded, RateBudget
 from adapters.projectx.parsing import PlaceAnswer, place_answer
 
 HISTORY_PATH = "/api/History/retrieveBars"
+LOGIN_PATH = "/api/Auth/loginKey"
 PLACE_PATH = "/api/Order/place"
 
 
@@ -52,7 +53,7 @@ class GatewayError(RuntimeError):
 
 
 class AuthError(GatewayError):
-    """Login or renewal refused."""
+    """The gateway refused the user name and API key (`success: false`, HTTP 401/403)."""
 
 
 class AmbiguousOrder(RuntimeError):
@@ -109,12 +110,20 @@ class ProjectXClient:
             return token
 
     async def _login(self) -> str:
+        """A new token. Raises AuthError when the gateway refuses the user name and key
+        (`success: false`, HTTP 401 or 403); a 429, 5xx or transport error as it comes."""
         body = {"userName": self.config.username, "apiKey": self.config.api_key}
         self.logins += 1
-        answer = await self._post("/api/Auth/loginKey", body, token=None)
+        try:
+            answer = await self._post(LOGIN_PATH, body, token=None)
+        except GatewayError as exc:
+            if exc.status in (401, 403):
+                raise AuthError(LOGIN_PATH, None, "login refused", exc.status) from None
+            raise
         token = answer.get("token")
         if not answer.get("success") or not isinstance(token, str) or not token:
-            raise AuthError("/api/Auth/loginKey", answer.get("errorCode"), "login refused")
+            code = answer.get("errorCode")
+            raise AuthError(LOGIN_PATH, code if isinstance(code, int) else None, "login refused")
         return token
 
     async def _validate(self, token: str) -> str | None:

@@ -1,18 +1,19 @@
-"""Permanent ProjectX configuration errors: what the operator must fix (exit 2 at start)."""
+"""What the ProjectX gateway says at start-up that no retry can change: the worker maps
+each to the setting the operator must fix (worker/failures.py)."""
 
 from __future__ import annotations
 
 
 class ContractNotFound(LookupError):
-    """No active ProjectX contract for a configured symbol (SYMBOLS / CONTRACT_SYMBOLS)."""
+    """No active contract for a configured TradingView root (`symbol`)."""
 
     def __init__(self, symbol: str) -> None:
-        super().__init__(f"no active ProjectX contract for symbol {symbol}")
+        super().__init__(f"no active ProjectX contract for symbol {symbol!r}")
         self.symbol = symbol
 
 
 class UnknownAccount(LookupError):
-    """A configured account id is not among the gateway's active accounts (ACCOUNT_<NAME>)."""
+    """A configured account id is not among the user's active accounts."""
 
     def __init__(self, account_id: int) -> None:
         super().__init__(f"account id {account_id} is not among the active ProjectX accounts")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import re
 import threading
 import time
@@ -29,6 +28,7 @@ from urllib.parse import quote
 
 import structlog
 
+from adapters.backoff import backoff_delay
 from adapters.signalr.parsing import LOG_EVENT, BadPush, HubEvent, log_fields, parse_push
 from adapters.signalr.port import AdapterFactory, HubConnection, HubUnauthorized
 
@@ -58,12 +58,6 @@ def subscriptions(account_ids: tuple[int, ...]) -> list[tuple[str, list[Any]]]:
 
 def with_token(url: str, token: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}access_token={quote(token, safe='')}"
-
-
-def backoff_delay(attempt: int, initial_s: float, cap_s: float) -> float:
-    """Delay before reconnect `attempt` (1, 2, ...): doubling, capped, jittered to 50-100 %."""
-    delay = min(cap_s, initial_s * 2.0 ** min(attempt - 1, 30))
-    return delay * random.uniform(0.5, 1.0)  # noqa: S311 -- jitter, not cryptography
 
 
 class UserHubListener:

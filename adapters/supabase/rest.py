@@ -1,8 +1,10 @@
 """PostgREST history reads of `tv_datafeed` (plain httpx, keyset paging on ts, id).
 
 Plain `httpx` rather than the `postgrest` client: we need exactly one read route with
-explicit timeouts, our own retry policy and keyset paging; `postgrest` would add a
-dependency tree for a query builder we would use one way (see PLANS.md).
+explicit timeouts and keyset paging; `postgrest` would add a dependency tree for a query
+builder we would use one way (see PLANS.md). No retries here: a failed read raises at
+once (`HistoryError`, or httpx's transport errors), and the caller's one retry policy
+decides (the worker's start-up phases, the source's reconnect loop; the replay CLI stops).
 """
 
 from __future__ import annotations
@@ -13,12 +15,6 @@ from typing import Any
 
 import httpx
 import structlog
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 from adapters.files.timefmt import iso
 from adapters.supabase.http import postgrest_client
@@ -27,7 +23,13 @@ COLUMNS = "id,ts,symbol,timeframe,o,h,l,c,v"
 
 
 class HistoryError(RuntimeError):
-    """PostgREST answered with an error (its `code`/`message`), or never answered."""
+    """PostgREST answered with an error: the HTTP `status` and PostgREST's error `code`
+    (`PGRST301` a bad key, `PGRST205` or `42P01` no such table, ...) when it gave one;
+    status None for an answer of the wrong shape."""
+
+    def __init__(self, message: str, status: int | None = None, code: str | None = None):
+        super().__init__(message)
+        self.status, self.code = status, code
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +40,7 @@ class RestConfig:
     schema: str = "public"
     page_size: int = 1000  # Supabase caps responses at 1000 rows, silently
     timeout_s: float = 10.0
-    attempts: int = 5
     bar_time_column: bool = False  # select `bar_time` too (deployments that add it)
-
-
-def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, httpx.HTTPStatusError):
-        return exc.response.status_code in (408, 429) or exc.response.status_code >= 500
-    return isinstance(exc, httpx.TransportError)
 
 
 class HistoryClient:
@@ -62,29 +57,33 @@ class HistoryClient:
         await self._http.aclose()
 
     async def rows(
-        self, symbol: str, since: float, until: float | None = None
+        self,
+        symbol: str,
+        since: float,
+        until: float | None = None,
+        after: tuple[str, int] | None = None,
     ) -> AsyncIterator[list[dict[str, Any]]]:
-        """Pages of rows with since <= ts (< until), in (ts, id) order, each row once.
+        """Pages of rows with since <= ts (< until), in (ts, id) order, each row once;
+        with `after` = (ts text, id) of a row already read, only the rows after it (a
+        read resumed after a failure).
 
         Keyset paging on (ts, id) with AND-filters only: after a page ending at (T, I),
         first drain `ts = T and id > I`, then continue with `ts > T`. Offsets would skip
         or repeat rows as new ones commit; ts alone breaks on rows sharing a ts."""
-        page = await self._page(symbol, [("ts", f"gte.{iso(since)}")], until)
-        draining = False  # is `page` the rest of one ts?
-        while page:
-            yield page
-            last_ts, last_id = page[-1].get("ts"), page[-1].get("id")
-            if not isinstance(last_ts, str) or not isinstance(last_id, int):
-                raise HistoryError("history rows need text `ts` and integer `id` columns")
-            if len(page) == self.config.page_size:
-                same_ts = [("ts", f"eq.{last_ts}"), ("id", f"gt.{last_id}")]
-                page = await self._page(symbol, same_ts, until)
-                if page:
-                    draining = True
-                    continue
-            elif not draining:
+        last = after
+        draining = after is not None  # reading the rest of one ts?
+        bounds = _after(after) if after is not None else [("ts", f"gte.{iso(since)}")]
+        while True:
+            page = await self._page(symbol, bounds, until)
+            if page:
+                yield page
+                last = row_key(page[-1])
+            if last is not None and len(page) == self.config.page_size:
+                bounds, draining = _after(last), True  # more rows may share the last ts
+            elif last is not None and draining:
+                bounds, draining = [("ts", f"gt.{last[0]}")], False
+            else:
                 return  # a short page of the main scan: the end
-            page, draining = await self._page(symbol, [("ts", f"gt.{last_ts}")], until), False
 
     async def _page(
         self, symbol: str, bounds: list[tuple[str, str]], until: float | None
@@ -100,20 +99,44 @@ class HistoryClient:
         ]
         if until is not None:
             params.append(("ts", f"lt.{iso(until)}"))
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception(_retryable),
-            stop=stop_after_attempt(self.config.attempts),
-            wait=wait_exponential_jitter(multiplier=0.5, max=10),
-            reraise=True,
-        ):
-            with attempt:
-                response = await self._http.get(f"/{self.config.table}", params=params)
-                if response.status_code >= 400:
-                    self._log.warning(
-                        "history_error", status=response.status_code, body=response.text[:200]
-                    )
-                    response.raise_for_status()
-                body = response.json()
+        response = await self._http.get(f"/{self.config.table}", params=params)
+        if response.status_code >= 400:
+            self._log.warning("history_error", status=response.status_code,
+                              body=response.text[:200])  # fmt: skip
+            raise _error(response)
+        try:
+            body = response.json()
+        except ValueError:
+            body = response.text
         if not isinstance(body, list):
             raise HistoryError(f"unexpected history answer: {str(body)[:120]}")
         return body
+
+
+def _after(row: tuple[str, int]) -> list[tuple[str, str]]:
+    """The filters for the rows after `row` = (ts text, id) that share its ts."""
+    return [("ts", f"eq.{row[0]}"), ("id", f"gt.{row[1]}")]
+
+
+def row_key(row: Any) -> tuple[str, int]:
+    """(ts text, id) of a history row: where a resumed read goes on (`rows(after=...)`)."""
+    ts, row_id = (row.get("ts"), row.get("id")) if isinstance(row, dict) else (None, None)
+    if not isinstance(ts, str) or not isinstance(row_id, int):
+        raise HistoryError("history rows need text `ts` and integer `id` columns")
+    return ts, row_id
+
+
+def _error(response: httpx.Response) -> HistoryError:
+    """PostgREST's error JSON is {"code", "message", "details", "hint"}; a proxy's may be
+    anything: then the status alone speaks."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    fields = body if isinstance(body, dict) else {}
+    code = fields.get("code")
+    message = str(fields.get("message") or response.reason_phrase)[:200]
+    return HistoryError(
+        f"HTTP {response.status_code} {code or ''} {message}".replace("  ", " "),
+        response.status_code, str(code) if code is not None else None,
+    )  # fmt: skip

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -23,10 +22,11 @@ from typing import Any
 
 import structlog
 
+from adapters.backoff import backoff_delay
 from adapters.files.timefmt import iso, parse_iso
 from adapters.supabase.parsing import record_of
 from adapters.supabase.realtime import BAD, READY, ROW, STATE, BadFrameCounter, RealtimeFeed
-from adapters.supabase.rest import HistoryClient
+from adapters.supabase.rest import HistoryClient, row_key
 from engine.calendar import in_session
 from engine.model import Rejection
 
@@ -70,16 +70,26 @@ class SupabaseSource:
         self.live = False  # subscribed and caught up: the watermark may advance
         self.last_ts: float | None = None  # newest receipt ts seen (REST or live)
         self.last_row_at: float | None = None  # wall clock of the newest live row
+        self._warm_since: float | None = None  # the warm-up window, fixed at its first read
+        self._warm_after: dict[str, tuple[str, int]] = {}  # per symbol: last row yielded
+        self._warm_done: set[str] = set()
         self._log = structlog.get_logger("source")
 
     async def warm_up_rows(self) -> AsyncIterator[dict[str, Any]]:
-        """History for the warm-up: every symbol, the last `warmup_s` seconds."""
-        since = self.clock() - self.config.warmup_s
+        """History for the warm-up: every symbol, the last `warmup_s` seconds. Called
+        again after a failure, it resumes after the last row it yielded (same window)."""
+        if self._warm_since is None:
+            self._warm_since = self.clock() - self.config.warmup_s
         for symbol in self.config.symbols:
-            async for page in self.history_client.rows(symbol, since):
+            if symbol in self._warm_done:
+                continue
+            after = self._warm_after.get(symbol)
+            async for page in self.history_client.rows(symbol, self._warm_since, after=after):
                 for row in page:
                     self._seen(row)
+                    self._warm_after[symbol] = row_key(row)
                     yield row
+            self._warm_done.add(symbol)
 
     async def events(self) -> AsyncIterator[Event]:
         yield RESUME, None, self.clock()  # the warm-up rows were received just now
@@ -104,8 +114,7 @@ class SupabaseSource:
                 await feed.close()
             attempt += 1
             self.counts["reconnects"] += 1
-            delay = min(self.config.backoff_cap_s, self.config.backoff_initial_s * 2**attempt)
-            delay *= random.uniform(0.5, 1.0)  # noqa: S311 -- jitter, not cryptography
+            delay = backoff_delay(attempt, self.config.backoff_initial_s, self.config.backoff_cap_s)
             self._state("reconnecting", attempt=attempt, delay_s=round(delay, 3))
             await asyncio.sleep(delay)
 

@@ -7,6 +7,7 @@ cells: every row's result (bar, rejection and its detail) equal, on messy files.
 
 from __future__ import annotations
 
+import csv
 import os
 import string
 import time
@@ -308,3 +309,39 @@ def test_a_quoted_line_break_does_not_shift_the_line_numbers(tmp_path: Path) -> 
     assert [s["line"] for s in sources] == [2, 4, 5, 6]
     assert [s.get("id") for s in sources] == ["0", "1", None, "2"]
     assert sources[2] == {"line": 5, "cells": []}  # the empty line: a row of no cells
+
+
+@pytest.mark.parametrize("quoted", [False, True], ids=["plain", "quoted"])
+@pytest.mark.parametrize("column", [2, 9], ids=["read_column", "extra_column"])
+def test_a_field_over_the_csv_size_limit_costs_only_its_row(
+    tmp_path: Path, column: int, quoted: bool
+) -> None:
+    """Both readers reject that row `field_too_large` and read on; the other rows give
+    what the file without it gives. (A plain file with such a line is the csv module's.)"""
+    lines = [f"{line},note" for line in _plain_rows(3000)]
+    if quoted:
+        lines[10] = lines[10].replace(",note", ',"a note"')
+    huge = lines[1500].split(",")
+    huge[column] = "X" * (csv.field_size_limit() + 1)
+    path, without = tmp_path / "feed.csv", tmp_path / "without.csv"
+    head = "id,ts,symbol,timeframe,o,h,l,c,v,note"
+    path.write_text("\n".join([head, *lines[:1500], ",".join(huge), *lines[1501:]]) + "\n")
+    without.write_text("\n".join([head, *lines[:1500], *lines[1501:]]) + "\n")
+    assert not arrowcsv.plain(path) and arrowcsv.plain(without) is not quoted
+    columnar, by_row = _both(path)
+    assert columnar == by_row
+    assert getattr(columnar[1500], "reason", None) == "field_too_large"
+    assert columnar[:1500] + columnar[1501:] == _both(without)[0]
+
+
+def test_a_long_line_of_short_fields_keeps_a_plain_file_correct(tmp_path: Path) -> None:
+    """A line over the limit whose fields are each under it: read by the csv module, as
+    any long line is, and the row is fine."""
+    lines = _plain_rows(20)
+    lines[5] += "," + ",".join(["y" * 1000] * 140)  # 140 extra cells: malformed, not huge
+    path = tmp_path / "feed.csv"
+    path.write_text("\n".join(["id,ts,symbol,timeframe,o,h,l,c,v", *lines]) + "\n")
+    assert not arrowcsv.plain(path)
+    columnar, by_row = _both(path)
+    assert columnar == by_row
+    assert getattr(columnar[5], "reason", None) == "malformed_csv_row"

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
+from adapters.backoff import backoff_delay
 from adapters.signalr.frames import tap
-from adapters.signalr.listener import backoff_delay, subscriptions, with_token
+from adapters.signalr.listener import subscriptions, with_token
 from adapters.signalr.parsing import BadPush, HubEvent, log_fields, parse_push
 
 TRADE = {"id": 501, "accountId": 7, "contractId": "CON.F.US.MES.Z25", "orderId": 101,

@@ -61,13 +61,14 @@ class RecordedRequest:
 class FakePostgrest:
     def __init__(
         self, dsn: str, api_key: str = "test-key", *, max_rows: int = 1000,
-        host: str = "127.0.0.1",
+        host: str = "127.0.0.1", port: int = 0,
     ) -> None:  # fmt: skip
+        """`port` 0: an ephemeral one (`self.port` after start)."""
         self.dsn, self.api_key, self.max_rows, self.host = dsn, api_key, max_rows, host
-        self.port = 0
+        self.port = port
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
-        self._failures: list[tuple[int, str | None]] = []
+        self._failures: list[tuple[int, str | None] | None] = []  # None: answer normally
         self._delay_s = 0.0
         self._pool = _Pool(dsn)
         self._httpd: HttpServer | None = None
@@ -81,7 +82,7 @@ class FakePostgrest:
     # ----- lifecycle
 
     def start(self) -> None:
-        self._httpd = HttpServer((self.host, 0), self.respond)
+        self._httpd = HttpServer((self.host, self.port), self.respond)
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
@@ -115,11 +116,13 @@ class FakePostgrest:
 
     # ----- fault injection
 
-    def fail_next(self, n: int = 1, status: int = 500, body: str | None = None) -> None:
-        """Answer the next n requests with `status` (and `body`, default a PostgREST
-        error JSON) without touching the database."""
+    def fail_next(
+        self, n: int = 1, status: int = 500, body: str | None = None, *, after: int = 0
+    ) -> None:
+        """Answer the next n requests (after `after` normal ones) with `status` (and
+        `body`, default a PostgREST error JSON) without touching the database."""
         with self._lock:
-            self._failures.extend([(status, body)] * n)
+            self._failures.extend([None] * after + [(status, body)] * n)
 
     def delay(self, seconds: float) -> None:
         """Hold every request this long before answering (requests stay concurrent)."""

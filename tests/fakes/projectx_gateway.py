@@ -45,7 +45,7 @@ class FakeProjectX(FaultInjection):
         mark_price: float = 5000.0, fees_per_contract: float = 0.0,
         fill_market_orders: bool = True, token_ttl: timedelta = timedelta(hours=24),
         validate_revokes_old: bool = True, hang_seconds: float = 30.0,
-        clock: Callable[[], datetime] | None = None, host: str = "127.0.0.1",
+        clock: Callable[[], datetime] | None = None, host: str = "127.0.0.1", port: int = 0,
         order_tags: bool = True,
     ) -> None:  # fmt: skip
         super().__init__()
@@ -66,7 +66,7 @@ class FakeProjectX(FaultInjection):
         self._renewable: set[str] = set()  # expired, yet /api/Auth/validate takes them
         self._token_numbers = itertools.count(1)
         self._routes = Routes(self)
-        self._server = LoopServer(self._handle, host)
+        self._server = LoopServer(self._handle, host, port)
 
     @property
     def url(self) -> str:

@@ -52,10 +52,10 @@ Handler = Callable[[Request], Awaitable[Outcome]]
 
 
 class LoopServer:
-    """Serves `handler` on host:<ephemeral port>; every connection is kept alive."""
+    """Serves `handler` on host:port (0: an ephemeral one); connections are kept alive."""
 
-    def __init__(self, handler: Handler, host: str = "127.0.0.1") -> None:
-        self.handler, self.host, self.port = handler, host, 0
+    def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.handler, self.host, self.port = handler, host, port
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
@@ -88,7 +88,7 @@ class LoopServer:
         asyncio.set_event_loop(loop)
         try:
             self._server = loop.run_until_complete(
-                asyncio.start_server(self._serve, self.host, 0, limit=_MAX_LINE)
+                asyncio.start_server(self._serve, self.host, self.port, limit=_MAX_LINE)
             )
             self.port = self._server.sockets[0].getsockname()[1]
         except OSError as exc:
