@@ -241,5 +241,6 @@ async def test_the_broker_checks_accounts_and_contracts_right_after_login(
 async def _start(broker: Broker) -> None:
     """The broker's first start-up hooks: login, then the permanent checks (the user hub
     and the rest follow, not needed here)."""
-    for hook in broker.startup[:3]:
-        await hook()
+    assert [phase.name for phase in broker.startup[:3]] == ["broker_login", "accounts", "contracts"]
+    for phase in broker.startup[:3]:
+        await phase.run()
