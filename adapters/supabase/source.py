@@ -178,9 +178,10 @@ class SupabaseSource:
             if feed.dead():
                 self._state("dead", reason="connection lost")
                 return
-            if kind == TICK and self.live:
+            if self.live:  # every event, not only ticks: a busy feed may leave no idle tick
                 for change in self._silence.check(now, self.session(now)):
                     self._report(change)
+            if kind == TICK and self.live:
                 yield TICK, None, now
 
     def _gap_check_due(self, now: float, opened: float, last_check: float) -> bool:
