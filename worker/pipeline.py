@@ -139,7 +139,10 @@ class Pipeline:
                 self._rejected(Rejection("future_timestamp", f"{ahead} s ahead of the clock"), row)
                 return _NONE
             return self._apply(bar, arrival)
-        verdict = self._guards[bar.symbol].offer((bar, arrival, row), row_time(bar))
+        guard, at = self._guards[bar.symbol], row_time(bar)
+        if not self._waiting and guard.admit_now(at):  # in order: nothing to wait for
+            return self._apply(bar, arrival)
+        verdict = guard.offer((bar, arrival, row), at)
         if verdict.rejected is not None:
             self._time_jump(verdict.rejected)
         self._waiting.extend(verdict.admitted)
