@@ -50,6 +50,9 @@ class SourceConfig:
     backoff_initial_s: float = 1.0
     backoff_cap_s: float = 60.0
     symbol_silent_s: float = 600.0  # in session, while other symbols send: a warning
+    # A row the gap check finds that was written this recently may still be on its way
+    # over Realtime: it is applied, but it does not make the subscription look dead.
+    in_flight_s: float = 5.0
 
 
 def _never_due(now: float) -> bool:
@@ -136,9 +139,11 @@ class SupabaseSource:
                 # Before a row or tick can let the watermark close a bucket, ask the table
                 # itself. Rows that never came live mean a dead subscription.
                 last_gap_check, newest_before = now, self.last_ts
+                missed = 0
                 async for event in self._backfill("gap_check"):
+                    missed += self._missed_live(event[1], newest_before, now)
                     yield event
-                if self.last_ts != newest_before:
+                if missed:
                     stale = "rows in the table never came live"
             if kind == STATE:
                 self._state(value, error=extra)
@@ -231,6 +236,16 @@ class SupabaseSource:
             return None
         self._seen(record)
         return record
+
+    def _missed_live(self, row: dict[str, Any], newest_before: float | None, now: float) -> bool:
+        """Is `row`, found by a gap check, one that should have come live by `now`: newer
+        than any row seen before the check, and not written in the last `in_flight_s`?"""
+        try:
+            ts = parse_iso(str(row.get("ts")))
+        except ValueError:
+            return False
+        newer = newest_before is None or ts > newest_before
+        return newer and ts <= now - self.config.in_flight_s
 
     def _seen(self, row: dict[str, Any]) -> None:
         ts = row.get("ts")

@@ -119,3 +119,33 @@ async def test_the_table_is_asked_before_a_tick_that_lets_the_watermark_close(ru
     first_tick = len(checks())
     FLIP[0] = float("inf")
     assert first_tick, "the first tick due to close came without asking the table"
+
+
+FLIP_2 = [float("inf")]
+
+
+@pytest.mark.parametrize(
+    ("written_ago", "reconnects"),
+    [pytest.param(0.0, False, id="written_just_now"), pytest.param(60.0, True, id="a_minute_ago")],
+)
+@pytest.mark.parametrize("run", [_due_from(FLIP_2)], indirect=True)
+async def test_a_gap_check_finding_a_row_still_on_its_way_does_not_reconnect(
+    run: Run, fake_realtime: FakeRealtime, pg_dsn: str, written_ago: float, reconnects: bool
+) -> None:
+    """The watermark's gap checks come while other symbols stream: a row committed a
+    moment ago may be in the table before Realtime delivers it. It is applied (from the
+    table), but only a row that had time to come live makes the subscription look dead."""
+    fake_realtime.set_delay(3.0)  # Realtime lags the table by 3 s
+    async with Inserter(pg_dsn) as ins:
+        await ins.insert([row("MNQ", run.now[0] - written_ago)])
+    run.now[0] += 1.0
+    FLIP_2[0] = run.now[0]  # the next tick would let the watermark close: ask the table
+    try:
+        await eventually(lambda: run.rows("MNQ") >= 1, message="the row, from the table")
+    finally:
+        FLIP_2[0] = float("inf")
+    checks = [e for e in run.logs if e["event"] == "backfill_done" and e["why"] == "gap_check"]
+    assert checks and checks[0]["rows"] == 1  # found in the table before Realtime sent it
+    await asyncio.sleep(0.2)
+    stale = [e for e in run.logs if e["event"] == "source_state" and e["state"] == "stale"]
+    assert bool(stale) is reconnects
