@@ -226,6 +226,7 @@ def supabase_source(settings: Settings, watermark_due: Callable[[float], bool]) 
         overlap_s=settings.backfill_overlap_seconds,
         grace_s=settings.grace_seconds,
         stale_after_s=settings.stale_after_seconds,
+        future_tolerance_s=settings.future_tolerance_seconds,
         backoff_initial_s=settings.reconnect_initial_seconds,
         backoff_cap_s=settings.reconnect_cap_seconds,
     )

@@ -53,6 +53,9 @@ class SourceConfig:
     # A row the gap check finds that was written this recently may still be on its way
     # over Realtime: it is applied, but it does not make the subscription look dead.
     in_flight_s: float = 5.0
+    # A row dated more than this ahead of the wall clock is bogus (the pipeline rejects it
+    # `future_timestamp`); it must not become the newest row the backfills read from.
+    future_tolerance_s: float = 120.0
 
 
 def _never_due(now: float) -> bool:
@@ -253,6 +256,8 @@ class SupabaseSource:
             try:
                 value = parse_iso(ts)
             except ValueError:
+                return
+            if value > self.clock() + self.config.future_tolerance_s:
                 return
             if self.last_ts is None or value > self.last_ts:
                 self.last_ts = value

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from adapters.files.timefmt import parse_iso
 from adapters.supabase.realtime import RealtimeConfig, RealtimeFeed
 from adapters.supabase.rest import HistoryClient, RestConfig
 from adapters.supabase.source import TICK, SourceConfig, SupabaseSource
@@ -149,3 +150,26 @@ async def test_a_gap_check_finding_a_row_still_on_its_way_does_not_reconnect(
     await asyncio.sleep(0.2)
     stale = [e for e in run.logs if e["event"] == "source_state" and e["state"] == "stale"]
     assert bool(stale) is reconnects
+
+
+async def test_a_2030_row_does_not_blind_the_backfill(
+    run: Run, fake_realtime: FakeRealtime, pg_dsn: str
+) -> None:
+    """The backfill reads from the newest row seen: a row dated 2030 must not become that
+    row, or every row missed during the next outage would stay missed."""
+    real_now = time.time()
+    run.now[0] = real_now
+    async with Inserter(pg_dsn) as ins:
+        await ins.insert([row("MES", real_now - 120), row("MES", 1_893_456_030.0)])
+        await eventually(lambda: run.rows("MES") == 2, message="both rows, live")
+        fake_realtime.refuse_connections(True)
+        await fake_realtime.drop_all()
+        await ins.insert([row("MES", real_now - 60), row("MES", real_now - 1)])  # the outage
+        fake_realtime.refuse_connections(False)
+    outage = {datetime.fromtimestamp(t, UTC).isoformat() for t in (real_now - 60, real_now - 1)}
+
+    def received() -> set[str]:
+        return {r["ts"] for kind, r, _ in run.events if kind == "row"}
+
+    await eventually(lambda: {parse_iso(t) for t in received()} >= {parse_iso(t) for t in outage},
+                     20, message="the outage's rows, backfilled")  # fmt: skip
