@@ -103,7 +103,7 @@ async def test_a_live_2030_row_costs_only_itself_and_live_still_equals_replay(
     assert counts["rejected.future_timestamp"] == 1
     assert counts.get("late", 0) == 0
     rejected = [e for e in worker.named("row_rejected") if e["reason"] == "future_timestamp"]
-    assert len(rejected) == 1 and rejected[0]["row"]["ts"].startswith("2030")
+    assert len(rejected) == 1 and "2030-01-01T00:00:30" in json.dumps(rejected[0])
     assert not [e for e in worker.named("action_plan") if e["at"].startswith("2030")]
     # The table read back in ts order puts the 2030 row last: the replay rejects it too.
     summary = await _replay_table(fake_postgrest.url, rows[0]["ts"], tmp_path / "replay", "mes")
