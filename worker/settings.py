@@ -109,7 +109,7 @@ class Settings(BaseSettings):
     max_signal_age_seconds: float = Field(
         120.0,
         gt=0,
-        le=3600,
+        le=86_400,
         description="live: an entry older than this (bar close) is not sent, s",
     )
     ambiguity_tolerance_seconds: float = Field(50.0, ge=0, le=3600, description="s")
