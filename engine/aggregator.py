@@ -4,7 +4,9 @@ The smallest timeframe is built from minutes; larger ones are rolled up from its
 bars, so every larger bar is exactly the sum of its smaller bars and a minute is either
 applied to all timeframes or to none. A bucket closes at the earliest of: its final
 minute arrives; a minute of a later bucket arrives; the watermark passes (clock >=
-bucket end + grace and clock >= last arrival + grace). A minute of a bucket that has
+bucket end + grace and clock >= last arrival + grace, where the last arrival is that of
+the last row the engine applied: a duplicate, a conflicting copy or a late minute
+changes nothing, so it does not restart the silence). A minute of a bucket that has
 closed, in any timeframe, is late. Time is epoch seconds UTC.
 
 Speed (a replay feeds millions of minutes): `add` routes the minutes of an in-order
@@ -84,7 +86,7 @@ class SymbolEngine:
         self._parents_due = _FAR  # earliest end of an open parent bucket
         self._parents_closed_to = _NEVER  # latest end of a parent bucket the watermark closed
         self.now = -_INF  # the engine's clock: latest arrival or tick
-        self._last_arrival = -_INF
+        self._last_arrival = -_INF  # the clock when the last applied row arrived
         # Dedup memory: two generations of `dedup_horizon_s` each, so bounded. Each is a
         # list sorted by time (searched by bisection): the minutes of an in-order stream
         # are appended, cheaper than a dict insert; others are inserted in place.
@@ -132,6 +134,17 @@ class SymbolEngine:
             self._set_limits()
             return states
         return _NO_STATES
+
+    def watermark_due(self, now: float) -> bool:
+        """Would `tick(now)` close a bucket? (The live source asks the table first.)"""
+        if now < self.now:
+            now = self.now
+        grace = self._grace
+        if not self._any_open() or now - self._last_arrival < grace:
+            return False
+        if self._is_open and (self._end + grace <= now or self._end <= now - grace):
+            return True
+        return self._parents_due <= now - grace
 
     def touch(self, now: float) -> None:
         """Restart the silence clock at `now` (epoch s), e.g. after rows came in bulk:
@@ -242,11 +255,14 @@ class SymbolEngine:
         states = _NO_STATES
         if self._any_open() and now - self._last_arrival >= self._grace:
             states = self._watermark(now)
-        self._last_arrival = now
         if t <= self._max_t:
-            return self._add_older(bar, t), states
+            outcome = self._add_older(bar, t)
+            if outcome == _ACCEPTED:
+                self._last_arrival = now
+            return outcome, states
         if t < self._floor():
             return Outcome.LATE, states
+        self._last_arrival = now
         self._max_t = t
         if t >= self._gen_end:
             self._seen_prev = self._seen

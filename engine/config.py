@@ -16,6 +16,11 @@ class EngineConfig:
     grace_s: float = 90.0  # watermark grace after bucket end and after the last arrival
     ambiguity_tolerance_s: float = 50.0  # receipt later than this after bar close = ambiguous
     dedup_horizon_s: int = 86_400  # a minute is remembered at least this long for dedup
+    # Replay and the sample feed (no wall clock): a row more than this ahead of the newest
+    # row is held until the next row confirms it (engine/jumps.py). Holding costs nothing
+    # when the next row confirms; a bad row that is not held moves the clock by at most
+    # this much (a few minutes late, never years).
+    time_jump_s: float = 300.0
 
     def __post_init__(self) -> None:
         tfs = self.timeframes
@@ -25,6 +30,8 @@ class EngineConfig:
             raise ValueError("every timeframe must be a multiple of the first and divide 1440")
         if self.ema_period < 1 or self.slope_window < 2 or self.warmup_bars < 0:
             raise ValueError("ema_period >= 1, slope_window >= 2, warmup_bars >= 0 required")
+        if not self.time_jump_s > 0:
+            raise ValueError("time_jump_s must be > 0")
         if not self.slope_threshold >= 0 or self.grace_s < 0 or self.ambiguity_tolerance_s < 0:
             raise ValueError("slope_threshold, grace_s, ambiguity_tolerance_s must be >= 0")
         if self.dedup_horizon_s < 2 * tfs[-1] * 60:

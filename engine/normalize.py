@@ -23,7 +23,8 @@ def normalize_row(
     symbols: Collection[str] = (),
     tolerance_s: float = 50.0,
 ) -> Bar1m | Rejection:
-    """Normalize one raw row (numbers may be strings). `symbols` empty = accept all."""
+    """Normalize one raw row (numbers may be strings). `symbols` (upper case) empty =
+    accept all. A row's symbol is compared and kept upper-cased: `mes` is MES."""
     try:
         return normalize_fields(
             row.get("symbol"),
@@ -55,7 +56,7 @@ def normalize_fields(
     symbols: Collection[str],
     tolerance_s: float,
 ) -> Bar1m | Rejection:
-    if type(symbol) is not str or not (symbol := symbol.strip()):
+    if type(symbol) is not str or not (symbol := symbol.strip().upper()):
         return Rejection("missing_field", "symbol")
     if symbols and symbol not in symbols:
         return Rejection("other_symbol", symbol, ignored=True)

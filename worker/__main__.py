@@ -224,7 +224,10 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--input", type=Path, help="CSV export of tv_datafeed (--source csv)")
     replay.add_argument("--since", help="ISO 8601 start, inclusive (--source supabase)")
     replay.add_argument("--until", help="ISO 8601 end, exclusive (--source supabase)")
-    replay.add_argument("--symbol", required=True, help="TradingView root, e.g. MES")
+    replay.add_argument(
+        "--symbol", required=True, type=lambda text: text.strip().upper(),
+        help="TradingView root, e.g. MES (any case: mes is MES)",
+    )  # fmt: skip
     replay.add_argument("--out", type=Path, required=True, help="output directory")
     replay.add_argument("--warmup-bars", type=int)
     replay.add_argument("--ema-period", type=int)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from typing import Protocol
 from adapters.dryrun import DisabledExecutor, FlatBookContexts
 from adapters.files.csvfeed import SampleFeed
 from adapters.files.records import JsonlRecorder, NullRecorder
+from adapters.freshness_gate import FreshnessGate
 from adapters.leader_gate import LeaderGate
 from adapters.lease import AdvisoryLease, StaticLease
 from adapters.logs import configure_logging
@@ -94,13 +96,10 @@ def build(
             settings.log_level, settings.log_format, settings.secrets(), event_counts=event_counts
         )
     on_sample = source is None and not settings.supabase_url
-    if source is None:
-        source = (
-            supabase_source(settings)
-            if settings.supabase_url
-            else SampleFeed(settings.sample_feed, settings.sample_speed, settings.sample_live_rows)
-        )
-    if sends_orders(settings) and not source.is_live_feed:
+    # The live Supabase source is the one whose time is the wall clock: only there are rows
+    # checked against it and entries against their age (replay, the sample feed: simulated).
+    live = source.is_live_feed if source is not None else bool(settings.supabase_url)
+    if sends_orders(settings) and not live:
         # Settings refuse this already; the wiring refuses it again, whatever the source.
         raise ConfigError(f"config error: TRADING_ENABLED: {LIVE_FEED_ONLY}")
     if recorder is None:
@@ -113,12 +112,24 @@ def build(
         hooks = ([Phase("results_outbox", start)], [stop])
         if settings.record_decisions:
             recorder = DecisionRecorder(recorder, delivery)
-    pipeline = Pipeline(settings.symbol_list, settings.engine_config(), recorder)
+    pipeline = Pipeline(
+        settings.symbol_list, settings.engine_config(), recorder,
+        wall_clock=time.time if live else None,
+        future_tolerance_s=settings.future_tolerance_seconds,
+    )  # fmt: skip
+    if source is None:
+        source = (
+            supabase_source(settings, pipeline.watermark_due)
+            if live
+            else SampleFeed(settings.sample_feed, settings.sample_speed, settings.sample_live_rows)
+        )
     broker = broker or build_broker(settings, delivery)
     if broker.paper is not None:
         pipeline.minute_listeners.append(broker.paper)
     lease = build_lease(settings)
     executor: Executor = LeaderGate(broker.executor, lease)  # only the leader sends
+    if live:  # outermost: a stale entry is logged as such in a dry run and on a standby too
+        executor = FreshnessGate(executor, time.time, settings.max_signal_age_seconds)
     trader = Trader(
         HoldFirstDecider(settings.decision_config()), broker.accounts, broker.contexts,
         executor, recorder, broker.contracts, settings.default_trade_size,
@@ -267,8 +278,9 @@ def _closer(close: Callable[[], None]) -> Hook:
     return run
 
 
-def supabase_source(settings: Settings) -> SupabaseSource:
-    """The live source: REST history + Realtime INSERTs on the configured table."""
+def supabase_source(settings: Settings, watermark_due: Callable[[float], bool]) -> SupabaseSource:
+    """The live source: REST history + Realtime INSERTs on the configured table;
+    `watermark_due` (the pipeline's) lets it ask the table before the watermark closes."""
     if not (settings.supabase_url and settings.supabase_key):
         raise ConfigError("config error: SUPABASE_URL: the live source needs URL and key")
     url, key = settings.supabase_url, settings.supabase_key.get_secret_value()
@@ -289,10 +301,12 @@ def supabase_source(settings: Settings) -> SupabaseSource:
         overlap_s=settings.backfill_overlap_seconds,
         grace_s=settings.grace_seconds,
         stale_after_s=settings.stale_after_seconds,
+        future_tolerance_s=settings.future_tolerance_seconds,
         backoff_initial_s=settings.reconnect_initial_seconds,
         backoff_cap_s=settings.reconnect_cap_seconds,
     )
     return SupabaseSource(
         config, history, lambda queue: RealtimeFeed(realtime, queue),
         session=CALENDARS[settings.session_calendar],
+        watermark_due=watermark_due,
     )  # fmt: skip

@@ -3,13 +3,19 @@
 `Pipeline.ingest` is synchronous and cheap; what it returns (closed instants as
 `MarketState`s) goes to `Trader.on_state`, which is async because live contexts and
 orders cross the network.
+
+Before a row may move an engine's clock, its time is checked (engine/jumps.py): live
+(a wall clock is given) a row dated more than `future_tolerance_s` ahead of it is
+rejected `future_timestamp`; in replay and on the sample feed (simulated time) a row
+that jumps far ahead waits for the next row, which confirms it (both applied, in
+order) or not (it is rejected `time_jump`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
-from collections.abc import Mapping
+from collections import Counter, deque
+from collections.abc import Callable, Mapping
 from typing import Any, Final, Protocol
 
 import structlog
@@ -18,6 +24,7 @@ from adapters.files.records import tf_label
 from adapters.files.timefmt import iso
 from engine.aggregator import SymbolEngine
 from engine.config import EngineConfig
+from engine.jumps import JumpGuard, row_time, too_far_ahead
 from engine.model import ActionPlan, Bar1m, ClosedBar, MarketState, Outcome, Rejection
 from engine.normalize import normalize_row
 
@@ -37,14 +44,39 @@ class MinuteListener(Protocol):
     def on_minute(self, bar: Bar1m) -> None: ...
 
 
-class Pipeline:
-    """Rows in, closed instants out; counts and logs every row that is not plainly fine."""
+# A row admitted by a jump guard, waiting to be applied: (bar, arrival, raw row or None).
+Admitted = tuple[Bar1m, float, Mapping[str, Any] | None]
 
-    def __init__(self, symbols: tuple[str, ...], config: EngineConfig, recorder: Recorder) -> None:
-        self.symbols = frozenset(symbols)
+
+class Pipeline:
+    """Rows in, closed instants out; counts and logs every row that is not plainly fine.
+
+    `wall_clock` (epoch s) is given live only: rows are then checked against it. Without
+    it (replay, sample feed) rows are checked against each other (`JumpGuard`).
+    """
+
+    def __init__(
+        self,
+        symbols: tuple[str, ...],
+        config: EngineConfig,
+        recorder: Recorder,
+        wall_clock: Callable[[], float] | None = None,
+        future_tolerance_s: float = 120.0,
+    ) -> None:
+        names = tuple(dict.fromkeys(symbol.upper() for symbol in symbols))  # `mes` is MES
+        self.symbols = frozenset(names)
         self.config = config
-        self.engines = {symbol: SymbolEngine(symbol, config) for symbol in symbols}
+        self.engines = {symbol: SymbolEngine(symbol, config) for symbol in names}
         self.recorder = recorder
+        self._wall_clock = wall_clock
+        self._future_tolerance_s = future_tolerance_s
+        self._guards: dict[str, JumpGuard[Admitted]] = (
+            {} if wall_clock is not None else {s: JumpGuard(config.time_jump_s) for s in names}
+        )
+        # Admitted rows not applied yet. A call applies them in order and stops after the
+        # first that closes something, so that its states are decided before the next row
+        # reaches the minute listeners (the paper broker): the order of an unheld stream.
+        self._waiting: deque[Admitted] = deque()
         self._counts: Counter[str] = Counter()
         # The two counters every row moves are plain ints, folded into `counts` on read
         # (read and written on the event loop thread only, as everything here).
@@ -91,7 +123,7 @@ class Pipeline:
         self._rows += 1
         if type(result) is _REJECTION:
             self._rejected(result, row)
-            return _NONE
+            return self._apply_waiting()
         bar: Bar1m = result  # type: ignore[assignment]
         if arrival is None:
             # The bar's own float object (compiled, an expression typed `float` would be
@@ -99,6 +131,39 @@ class Pipeline:
             arrival = bar.received
             if arrival is None:
                 arrival = bar.open_time + 60.0
+        clock = self._wall_clock
+        if clock is not None:
+            now = clock()
+            if too_far_ahead(bar, now, self._future_tolerance_s):
+                ahead = round(row_time(bar) - now)
+                self._rejected(Rejection("future_timestamp", f"{ahead} s ahead of the clock"), row)
+                return _NONE
+            return self._apply(bar, arrival)
+        guard, at = self._guards[bar.symbol], row_time(bar)
+        if not self._waiting and guard.admit_now(at):  # in order: nothing to wait for
+            return self._apply(bar, arrival)
+        verdict = guard.offer((bar, arrival, row), at)
+        if verdict.rejected is not None:
+            self._time_jump(verdict.rejected)
+        self._waiting.extend(verdict.admitted)
+        return self._apply_waiting()
+
+    def watermark_due(self, now: float) -> bool:
+        """Would `tick(now)` close a bucket (epoch s)? The live source asks the table
+        right before it lets that happen."""
+        return any(engine.watermark_due(now) for engine in self.engines.values())
+
+    def _apply_waiting(self) -> tuple[MarketState, ...]:
+        """Apply admitted rows in order, up to the first that closes something."""
+        states = _NONE
+        waiting = self._waiting
+        while waiting and not states:
+            bar, arrival, _ = waiting.popleft()
+            states = self._apply(bar, arrival)
+        return states
+
+    def _apply(self, bar: Bar1m, arrival: float) -> tuple[MarketState, ...]:
+        """One checked bar into its engine."""
         if arrival > -_INF:
             self._last_arrival = arrival
         if bar.ambiguous:
@@ -119,6 +184,11 @@ class Pipeline:
                 self._closed(state)
         return states
 
+    def _time_jump(self, held: Admitted) -> None:
+        bar, _, row = held
+        detail = f"{iso(row_time(bar))}: far ahead of the rows around it"
+        self._rejected(Rejection("time_jump", detail), row)
+
     def tick(self, now: float) -> tuple[MarketState, ...]:
         """Advance every engine's watermark clock to `now` (epoch s)."""
         out: list[MarketState] = []
@@ -135,8 +205,16 @@ class Pipeline:
             engine.touch(now)
 
     def flush(self) -> tuple[MarketState, ...]:
-        """End of a finite input: close what the watermark would eventually close."""
+        """End of a finite input: apply the rows still waiting, judge those still held
+        (`JumpGuard.end`), then close what the watermark would eventually close."""
         out: list[MarketState] = []
+        for guard in self._guards.values():
+            verdict = guard.end()
+            if verdict.rejected is not None:
+                self._time_jump(verdict.rejected)
+            self._waiting.extend(verdict.admitted)
+        while self._waiting:
+            out.extend(self._apply_waiting())
         for engine in self.engines.values():
             for state in engine.flush():
                 self._closed(state)

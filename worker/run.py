@@ -66,7 +66,7 @@ async def run(app: App) -> int:
     log = structlog.get_logger("worker")
     log.info(
         "worker_started", symbols=list(app.settings.symbol_list), engine_build=build_name(),
-        **run_mode(app).fields(),
+        flat_window=app.settings.flat_window_text, **run_mode(app).fields(),
     )  # fmt: skip
     stop = asyncio.Event()
     _install_signal_handlers(stop)

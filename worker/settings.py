@@ -12,7 +12,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import psycopg
 from dotenv import dotenv_values
 from psycopg.conninfo import conninfo_to_dict
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine.config import DecisionConfig, EngineConfig
@@ -104,6 +111,15 @@ class Settings(BaseSettings):
     slope_threshold: float = Field(0.00005, ge=0, lt=1, description="|slope| per bar / EMA")
     warmup_bars: int = Field(60, ge=0, le=10_000, description="closed bars per timeframe")
     grace_seconds: float = Field(90.0, ge=0, le=3600, description="watermark grace, s")
+    future_tolerance_seconds: float = Field(
+        120.0, gt=0, le=86_400, description="live: a row dated more than this ahead is rejected, s"
+    )
+    max_signal_age_seconds: float = Field(
+        120.0,
+        gt=0,
+        le=86_400,
+        description="live: an entry older than this (bar close) is not sent, s",
+    )
     ambiguity_tolerance_seconds: float = Field(50.0, ge=0, le=3600, description="s")
 
     # Decision
@@ -153,10 +169,17 @@ class Settings(BaseSettings):
 
     @field_validator("symbols", "trade_accounts")
     @classmethod
-    def _names(cls, value: str) -> str:
-        for name in _split(value):
+    def _names(cls, value: str, info: ValidationInfo) -> str:
+        example = "MES,MNQ" if info.field_name == "symbols" else "main,second"
+        try:
+            names = _split(value)
+        except ValueError as exc:
+            raise ValueError(f"{exc}; example: {example}") from None
+        for name in names:
             if not re.fullmatch(r"[A-Za-z0-9_.!-]{1,32}", name):
-                raise ValueError(f"bad name {name!r}; example: MES,MNQ")
+                raise ValueError(f"bad name {name!r}; example: {example}")
+        if info.field_name == "symbols":  # compared upper-cased: `mes` is MES
+            return ",".join(dict.fromkeys(name.upper() for name in names))
         return value
 
     @field_validator("contract_symbols")
@@ -248,6 +271,19 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _signal_age(self) -> Settings:
+        # A bucket the watermark closes is decided up to grace + the gap check (~20 s)
+        # after its end: a shorter age limit would skip every such entry as stale.
+        floor = self.grace_seconds + 20
+        if self.max_signal_age_seconds <= floor:
+            raise ValueError(
+                f"MAX_SIGNAL_AGE_SECONDS: must be more than GRACE_SECONDS + 20 (= {floor:g} s), "
+                f"or a bucket closed by the watermark could never trade (got "
+                f"{self.max_signal_age_seconds:g}); example: MAX_SIGNAL_AGE_SECONDS={floor + 10:g}"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _pairs(self) -> Settings:
         has_key = self.supabase_key is not None and bool(self.supabase_key.get_secret_value())
         if bool(self.supabase_url) != has_key:
@@ -259,7 +295,21 @@ class Settings(BaseSettings):
 
     @property
     def symbol_list(self) -> tuple[str, ...]:
-        return tuple(_split(self.symbols))
+        """Upper-cased (`mes` is MES: TradingView roots are upper case), each once."""
+        return tuple(dict.fromkeys(name.upper() for name in _split(self.symbols)))
+
+    @property
+    def flat_window_text(self) -> str:
+        """The get-flat window in words, e.g. "22:00 -> 02:00 America/Chicago, across
+        midnight, 4 h": a window whose start is after its end is legal but easy to misread."""
+        start, end = self.flat_window_start, self.flat_window_end
+        minutes = (_minutes(end) - _minutes(start)) % 1440
+        across = ", across midnight" if _minutes(end) < _minutes(start) else ""
+        hours, rest = divmod(minutes, 60)
+        span = " ".join(
+            p for p in (f"{hours} h" if hours else "", f"{rest} min" if rest else "") if p
+        )
+        return f"{start} -> {end} {self.market_tz}{across}, {span or '0 min'}"
 
     @property
     def contract_symbol_map(self) -> dict[str, str]:
@@ -313,6 +363,7 @@ class Settings(BaseSettings):
             else:
                 out[name.upper()] = str(value) if isinstance(value, Path) else value
         out["BROKER"] = self.effective_broker  # the broker in effect, not the raw setting
+        out["FLAT_WINDOW"] = self.flat_window_text
         return out
 
 
@@ -365,4 +416,17 @@ def _account_ids() -> dict[str, int]:
 
 
 def _split(value: str) -> list[str]:
-    return [part.strip() for part in value.split(",") if part.strip()]
+    """The items of a comma-separated list. An empty item (`5,,30`, a comma at an end) is
+    an error: dropping it silently would drop what the operator meant to configure."""
+    if not value.strip():
+        return []
+    parts = [part.strip() for part in value.split(",")]
+    if "" in parts:
+        raise ValueError("empty item in the list (two commas in a row, or one at an end)")
+    return parts
+
+
+def _minutes(clock: str) -> int:
+    """'HH:MM' -> minutes after midnight."""
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)

@@ -1,6 +1,7 @@
 """Live `tv_datafeed` rows: warm-up over REST, Realtime INSERTs, backfill after every
 (re)subscribe, a gap check before the watermark may close a bucket, a staleness
-watchdog, and reconnects with capped, jittered backoff — forever.
+watchdog, a watch on symbols that fall silent, and reconnects with capped, jittered
+backoff — forever.
 
 Events yielded (one consumer, in order): (ROW, row, arrival), (TICK, None, now) and
 (RESUME, None, now) after a bulk of rows was received (warm-up, backfill) — the
@@ -29,6 +30,7 @@ from adapters.supabase.realtime import BAD, READY, ROW, STATE, BadFrameCounter, 
 from adapters.supabase.rest import HistoryClient, row_key
 from engine.calendar import in_session
 from engine.model import Rejection
+from engine.silence import SilenceChange, SymbolSilence
 
 TICK = "tick"
 RESUME = "resume"
@@ -47,6 +49,17 @@ class SourceConfig:
     tick_s: float = 1.0
     backoff_initial_s: float = 1.0
     backoff_cap_s: float = 60.0
+    symbol_silent_s: float = 600.0  # in session, while other symbols send: a warning
+    # A row the gap check finds that was written this recently may still be on its way
+    # over Realtime: it is applied, but it does not make the subscription look dead.
+    in_flight_s: float = 5.0
+    # A row dated more than this ahead of the wall clock is bogus (the pipeline rejects it
+    # `future_timestamp`); it must not become the newest row the backfills read from.
+    future_tolerance_s: float = 120.0
+
+
+def _never_due(now: float) -> bool:
+    return False
 
 
 class SupabaseSource:
@@ -60,12 +73,16 @@ class SupabaseSource:
         feed_factory: Callable[[asyncio.Queue[Event]], RealtimeFeed],
         clock: Callable[[], float] = time.time,
         session: Callable[[float], bool] = in_session,
+        watermark_due: Callable[[float], bool] = _never_due,
     ) -> None:
         self.config = config
         self.history_client = history
         self.feed_factory = feed_factory
         self.clock = clock
         self.session = session
+        # Would a tick at this instant let the watermark close a bucket (the pipeline's
+        # `watermark_due`)? Then the table is asked first (a gap check).
+        self.watermark_due = watermark_due
         self.counts: Counter[str] = Counter()
         self.live = False  # subscribed and caught up: the watermark may advance
         self.last_ts: float | None = None  # newest receipt ts seen (REST or live)
@@ -73,6 +90,7 @@ class SupabaseSource:
         self._warm_since: float | None = None  # the warm-up window, fixed at its first read
         self._warm_after: dict[str, tuple[str, int]] = {}  # per symbol: last row yielded
         self._warm_done: set[str] = set()
+        self._silence = SymbolSilence(config.symbols, config.symbol_silent_s)
         self._log = structlog.get_logger("source")
 
     async def warm_up_rows(self) -> AsyncIterator[dict[str, Any]]:
@@ -130,14 +148,15 @@ class SupabaseSource:
                 kind, value, extra = TICK, None, None
             now = self.clock()
             stale: str | None = None
-            silent_since = max(self.last_row_at or opened, last_gap_check)
-            if self.live and kind != STATE and now - silent_since >= self.config.grace_s:
-                # Silence: before a row or tick can let the watermark close a bucket, ask
-                # the table itself. Rows that never came live mean a dead subscription.
+            if self.live and kind != STATE and self._gap_check_due(now, opened, last_gap_check):
+                # Before a row or tick can let the watermark close a bucket, ask the table
+                # itself. Rows that never came live mean a dead subscription.
                 last_gap_check, newest_before = now, self.last_ts
+                missed = 0
                 async for event in self._backfill("gap_check"):
+                    missed += self._missed_live(event[1], newest_before, now)
                     yield event
-                if self.last_ts != newest_before:
+                if missed:
                     stale = "rows in the table never came live"
             if kind == STATE:
                 self._state(value, error=extra)
@@ -161,6 +180,7 @@ class SupabaseSource:
                 row = self._parse(value)
                 if row is not None:
                     self.last_row_at = extra
+                    self._report(self._silence.row(str(row.get("symbol", "")).upper(), now))
                     yield ROW, row, extra
             elif kind == BAD:
                 self.counts[f"bad_frame.{value}"] += 1
@@ -176,8 +196,33 @@ class SupabaseSource:
             if feed.dead():
                 self._state("dead", reason="connection lost")
                 return
+            if self.live:  # every event, not only ticks: a busy feed may leave no idle tick
+                for change in self._silence.check(now, self.session(now)):
+                    self._report(change)
             if kind == TICK and self.live:
                 yield TICK, None, now
+
+    def _gap_check_due(self, now: float, opened: float, last_check: float) -> bool:
+        """Ask the table after `grace_s` without any row (a liveness probe), and right
+        before the watermark may close a bucket (at most once a tick)."""
+        silent_since = max(self.last_row_at or opened, last_check)
+        if now - silent_since >= self.config.grace_s:
+            return True
+        return now - last_check >= self.config.tick_s and self.watermark_due(now)
+
+    def _report(self, change: SilenceChange | None) -> None:
+        if change is None:
+            return
+        silent_s = round(change.silent_s)
+        if change.silent:
+            self.counts["symbol_silent"] += 1
+            self._log.warning(
+                "symbol_silent", symbol=change.symbol, silent_s=silent_s,
+                message=f"no {change.symbol} row for {silent_s} s inside the session while "
+                "other symbols send: is its TradingView alert still running?",
+            )  # fmt: skip
+        else:
+            self._log.info("symbol_resumed", symbol=change.symbol, silent_s=silent_s)
 
     async def _backfill(self, why: str) -> AsyncIterator[Event]:
         since = (
@@ -205,12 +250,24 @@ class SupabaseSource:
         self._seen(record)
         return record
 
+    def _missed_live(self, row: dict[str, Any], newest_before: float | None, now: float) -> bool:
+        """Is `row`, found by a gap check, one that should have come live by `now`: newer
+        than any row seen before the check, and not written in the last `in_flight_s`?"""
+        try:
+            ts = parse_iso(str(row.get("ts")))
+        except ValueError:
+            return False
+        newer = newest_before is None or ts > newest_before
+        return newer and ts <= now - self.config.in_flight_s
+
     def _seen(self, row: dict[str, Any]) -> None:
         ts = row.get("ts")
         if isinstance(ts, str):
             try:
                 value = parse_iso(ts)
             except ValueError:
+                return
+            if value > self.clock() + self.config.future_tolerance_s:
                 return
             if self.last_ts is None or value > self.last_ts:
                 self.last_ts = value

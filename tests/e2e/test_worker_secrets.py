@@ -122,6 +122,9 @@ async def test_no_secret_or_token_in_any_output(pg_dsn: str, tmp_path: Path) -> 
             "STATE_DIR": str(tmp_path / "state"), "WEBHOOK_SECRET": WEBHOOK_SECRET,
             "LEASE_DATABASE_URL": lease_url(pg_dsn), "LEASE_POLL_SECONDS": "0.5",
             "HEALTH_PORT": "0", "HEALTH_HOST": "127.0.0.1", "LOG_LEVEL": "DEBUG",
+            # The rows' bars closed hours ago: let their entries through the age gate, to
+            # walk every order path (tests/e2e/test_live_stale_signal.py tests the gate).
+            "MAX_SIGNAL_AGE_SECONDS": "86400",
         }, cwd=tmp_path)  # fmt: skip
         await worker.start()
         try:

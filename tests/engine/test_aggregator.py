@@ -134,6 +134,60 @@ def test_watermark_waits_for_grace_after_the_last_arrival(
     assert bool(states) is closes
 
 
+@pytest.mark.parametrize(
+    ("copy", "arrival_after"),
+    [
+        pytest.param("duplicate", 50.0, id="duplicate_streamed"),
+        pytest.param("duplicate", float("-inf"), id="duplicate_backfilled"),
+        pytest.param("conflict", 50.0, id="conflict_streamed"),
+        pytest.param("conflict", float("-inf"), id="conflict_backfilled"),
+    ],
+)
+def test_a_row_that_changes_nothing_does_not_restart_the_silence(
+    copy: str, arrival_after: float
+) -> None:
+    """A gap check re-reads rows the engine already holds: the watermark must still close
+    a full grace after the last row that changed something, not after the re-read."""
+    eng = engine()
+    arrival = T0 + 50_000.0  # old bars streamed now: only the silence bound binds
+    bars = [minute(0), minute(1), minute(2)]
+    feed(eng, bars, arrival=arrival)
+    assert eng.tick(arrival + 60.0) == ()
+    again = bars[1] if copy == "duplicate" else minute(1, close=150.0)
+    outcome, _ = eng.add(again, arrival + arrival_after)
+    assert outcome == (Outcome.DUPLICATE if copy == "duplicate" else Outcome.CONFLICT)
+    assert not eng.watermark_due(arrival + GRACE - 0.001)
+    assert eng.watermark_due(arrival + GRACE)
+    assert eng.tick(arrival + GRACE)[0].at == T0 + 300
+
+
+def test_a_late_row_does_not_restart_the_silence() -> None:
+    eng = engine()
+    arrival = T0 + 50_000.0
+    feed(eng, [minute(0), minute(5), minute(6)], arrival=arrival)  # minute 5 closed 0-5
+    assert eng.add(minute(1), arrival + 30.0)[0] == Outcome.LATE
+    assert eng.tick(arrival + GRACE)[0].at == T0 + 600
+
+
+def test_a_backfilled_new_row_restarts_the_silence_at_the_engines_clock() -> None:
+    eng = engine()
+    arrival = T0 + 50_000.0
+    feed(eng, [minute(0), minute(1)], arrival=arrival)
+    assert eng.tick(arrival + 60.0) == ()
+    assert eng.add(minute(2), float("-inf")) == (Outcome.ACCEPTED, ())  # found by a gap check
+    assert not eng.watermark_due(arrival + 60.0 + GRACE - 0.001)
+    assert eng.tick(arrival + 60.0 + GRACE)[0].at == T0 + 300
+
+
+@pytest.mark.parametrize("now", [T0 + 300 + GRACE - 0.001, T0 + 300 + GRACE, T0 + 5000.0])
+def test_watermark_due_says_whether_a_tick_would_close(now: float) -> None:
+    eng = engine()
+    feed(eng, [minute(0), minute(1)])
+    due = eng.watermark_due(now)
+    assert due is bool(eng.tick(now))
+    assert not eng.watermark_due(now)  # closed: nothing left due at that instant
+
+
 def test_old_rows_streamed_in_real_time_all_land_in_their_bucket() -> None:
     eng = engine()
     arrival = T0 + 50_000.0

@@ -77,10 +77,13 @@ def test_one_minute_timeframe_spellings(timeframe: object) -> None:
 
 @pytest.mark.parametrize(
     ("symbol", "symbols"),
-    [("MES", ()), ("MES", ("MES",)), ("ES", ()), (" MES ", ("MES",)), ("MES", {"MES", "ES"})],
-)
+    [("MES", ()), ("MES", ("MES",)), ("ES", ()), (" MES ", ("MES",)), ("MES", {"MES", "ES"}),
+     ("mes", ("MES",)), (" Mes", ())],
+)  # fmt: skip
 def test_symbols_filter(symbol: str, symbols: tuple[str, ...]) -> None:
-    assert accepted(normalize_row(row(symbol=symbol), symbols)).symbol == symbol.strip()
+    """Symbols are compared upper-cased: a row saying `mes` is an MES row."""
+    bar = accepted(normalize_row(row(symbol=symbol), symbols))
+    assert bar.symbol == symbol.strip().upper()
 
 
 @pytest.mark.parametrize(
@@ -257,7 +260,7 @@ def test_rejection_reasons(changes: dict[str, object], reason: str, detail: str 
         pytest.param({"symbol": "ES"}, ("MES",), "other_symbol", id="other_symbol"),
         pytest.param({"symbol": "ES", "o": "junk"}, ("MES",), "other_symbol",
                      id="other_symbol_not_parsed_further"),
-        pytest.param({"symbol": "mes"}, ("MES",), "other_symbol", id="symbols_case_sensitive"),
+        pytest.param({"symbol": "mnq"}, ("MES",), "other_symbol", id="other_symbol_lower_case"),
     ],
 )  # fmt: skip
 def test_rows_for_someone_else_are_ignored(

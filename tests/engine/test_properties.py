@@ -284,6 +284,68 @@ def test_every_accepted_minute_ends_in_exactly_one_bar_per_timeframe(
         assert len({b.open_time for b in bars}) == len(bars)
 
 
+@settings(max_examples=200, deadline=None)
+@given(engine_calls(integer_clock=True))
+def test_watermark_due_predicts_whether_a_tick_closes(calls: list[tuple[object, ...]]) -> None:
+    engine = SymbolEngine("MES", EngineConfig())
+    for call in calls:
+        if call[0] == "add":
+            engine.add(call[1], call[2])  # type: ignore[arg-type]
+        else:
+            now = call[1]
+            assert isinstance(now, float)
+            due = engine.watermark_due(now)
+            assert due is bool(engine.tick(now))
+
+
+@st.composite
+def streamed_calls(draw: st.DrawFn) -> list[tuple[object, ...]]:
+    """Minutes streamed as a live feed: a clock that moves by seconds, mostly new minutes,
+    some copies of earlier ones (same or other values), some backfilled (arrival -inf),
+    and ticks. (`engine_calls` jumps its clock too far for the silence to matter.)"""
+    calls: list[tuple[object, ...]] = []
+    clock, k, sent = float(T0 + 50_000), 0, []
+    for _ in range(draw(st.integers(1, 80))):
+        clock += draw(st.integers(0, 120))
+        kind = draw(st.sampled_from(["new", "new", "copy", "tick"]))
+        if kind == "tick" or (kind == "copy" and not sent):
+            calls.append(("tick", clock))
+            continue
+        if kind == "new":
+            k += draw(st.integers(1, 3))
+            bar = bar_at(T0 + 60 * k, draw(ohlcv()))
+            sent.append(bar)
+        else:
+            bar = draw(st.sampled_from(sent))
+            if draw(st.booleans()):
+                bar = bar._replace(volume=bar.volume + 1.0)  # a conflicting copy
+        calls.append(("add", bar, float("-inf") if draw(st.booleans()) else clock))
+    return calls
+
+
+@settings(max_examples=300, deadline=None)
+@given(streamed_calls())
+def test_a_row_that_changes_nothing_is_only_the_passing_of_time(
+    calls: list[tuple[object, ...]],
+) -> None:
+    """A duplicate, conflicting or late row (streamed, or re-read by a backfill at -inf)
+    must not restart the watermark's silence: for the engine it is a tick at its arrival."""
+    outcomes, states = replay(calls)
+    as_ticks = [
+        ("tick", c[2]) if c[0] == "add" and outcome != Outcome.ACCEPTED else c
+        for c, outcome in zip(calls, _add_outcomes(calls, outcomes), strict=True)
+    ]
+    kept, ticked_states = replay(as_ticks)
+    assert kept == [o for o in outcomes if o == Outcome.ACCEPTED]
+    assert ticked_states == states
+
+
+def _add_outcomes(calls: list[tuple[object, ...]], outcomes: list[str]) -> list[str | None]:
+    """Each call's outcome (None for a tick), aligned with `calls`."""
+    it = iter(outcomes)
+    return [next(it) if c[0] == "add" else None for c in calls]
+
+
 # -- the get-flat window against zoneinfo, in any order -----------------------------------
 
 CHICAGO = ZoneInfo("America/Chicago")

@@ -88,6 +88,14 @@ def test_bad_setting_stops_at_start_with_one_line() -> None:
     assert "example: WARMUP_BARS=60" in lines[0]
 
 
+def test_worker_started_states_a_flat_window_across_midnight_in_words() -> None:
+    done = _run({"SAMPLE_LIVE_ROWS": "5", "FLAT_WINDOW_START": "22:00", "FLAT_WINDOW_END": "02:00"})
+    assert done.returncode == 0, done.stderr
+    started = _events(done.stdout)[0]
+    assert started["event"] == "worker_started"
+    assert started["flat_window"] == "22:00 -> 02:00 America/Chicago, across midnight, 4 h"
+
+
 def test_check_config_masks_secrets() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUPABASE")}
     env |= {"SUPABASE_URL": "https://abcd.supabase.co", "SUPABASE_KEY": "sb-very-secret-key"}
