@@ -1,7 +1,8 @@
 """SIGTERM while an order call is in flight: the worker exits 0 within 2 s either way. An
 answer that comes within the drain is recorded (`order_placed`); one that comes later
 leaves a durable `sending` intent, which the next start resolves by its tag — found at
-the gateway, never sent twice."""
+the gateway, never sent twice. Orders follow the live feed only, so the worker runs on
+the fake Supabase (real Postgres) and a fresh row makes the decision."""
 
 from __future__ import annotations
 
@@ -14,22 +15,44 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.e2e.livekit import Inserter, insert_now
+from tests.e2e.test_live_stale_signal import _far_flat_window, minute_row
+from tests.e2e.test_live_supabase import _env as live_env
+from tests.e2e.test_worker_lease import NO_HUB
+from tests.fakes.postgrest import FakePostgrest
 from tests.fakes.projectx_gateway import FakeProjectX
+from tests.fakes.realtime_server import FakeRealtime
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT_ID = 1001
 
 
-def _env(gateway: FakeProjectX, state: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPABASE", "ACCOUNT_"))}
-    return env | {
-        "LOG_FORMAT": "json", "SAMPLE_SPEED": "3000", "SAMPLE_LIVE_ROWS": "300",
-        "BROKER": "projectx", "PROJECTX_BASE_URL": gateway.url,
-        "PROJECTX_USERNAME": "trader", "PROJECTX_API_KEY": "lifecycle-key",
-        "ACCOUNT_MAIN": str(ACCOUNT_ID), "TRADE_ACCOUNTS": "main", "TRADING_ENABLED": "true",
-        "STATE_DIR": str(state), "HEALTH_PORT": "0",
-        "PROJECTX_USER_HUB_URL": "http://127.0.0.1:9/hubs/user",  # refused: it just retries
-    }  # fmt: skip
+class Live:
+    """The fake Supabase under the worker: history before it starts, fresh rows after."""
+
+    def __init__(self, dsn: str, rt: FakeRealtime, rest: FakePostgrest, out: Path) -> None:
+        self.dsn, self.rt, self.rest, self.out = dsn, rt, rest, out
+        self.now = int(time.time()) // 60 * 60
+        insert_now(dsn, [minute_row(self.now, i) for i in range(-60, -1)])
+
+    async def fresh_close(self) -> None:
+        """The row of the minute that just ended: a fresh 1m close, decided BUY."""
+        last_open = int(time.time()) // 60 * 60 - 60
+        async with Inserter(self.dsn) as ins:
+            await ins.insert([minute_row(self.now, (last_open - self.now) // 60)])
+
+    def env(self, gateway: FakeProjectX, state: Path) -> dict[str, str]:
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("SUPABASE", "ACCOUNT_"))}
+        return base | live_env(
+            self.rt, self.rest, self.out, LOG_FORMAT="json",
+            BROKER="projectx", PROJECTX_BASE_URL=gateway.url,
+            PROJECTX_USERNAME="trader", PROJECTX_API_KEY="lifecycle-key",
+            ACCOUNT_MAIN=str(ACCOUNT_ID), TRADE_ACCOUNTS="main", TRADING_ENABLED="true",
+            STATE_DIR=str(state), HEALTH_PORT="0", OVERRIDE_CONTRACT_ID="CON.F.US.MES.Z25",
+            PROJECTX_USER_HUB_URL=NO_HUB,  # refused: it just retries
+            TIMEFRAMES="1,2", EMA_PERIOD="5", SLOPE_WINDOW="3", WARMUP_BARS="0",
+            **_far_flat_window(),
+        )  # fmt: skip
 
 
 async def _start(env: dict[str, str]) -> asyncio.subprocess.Process:
@@ -64,10 +87,29 @@ def _named(events: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
     return [e for e in events if e["event"] == name]
 
 
-async def test_an_order_answered_within_the_drain_is_recorded(tmp_path: Path) -> None:
+async def _streaming(proc: asyncio.subprocess.Process, live: Live) -> None:
+    """Wait until the worker is subscribed, then send it a fresh close."""
+    lines: list[bytes] = []
+
+    async def subscribed() -> None:
+        assert proc.stdout is not None
+        async for raw in proc.stdout:
+            lines.append(raw)
+            if b'"state": "READY"' in raw:
+                return
+
+    await asyncio.wait_for(subscribed(), 60)
+    await live.fresh_close()
+
+
+async def test_an_order_answered_within_the_drain_is_recorded(
+    pg_dsn: str, fake_realtime: FakeRealtime, fake_postgrest: FakePostgrest, tmp_path: Path
+) -> None:
+    live = Live(pg_dsn, fake_realtime, fake_postgrest, tmp_path / "out")
     async with FakeProjectX(username="trader", api_key="lifecycle-key") as gateway:
         gateway.delay("Order/place", 0.4, n=None)  # every placement takes 0.4 s to answer
-        proc = await _start(_env(gateway, tmp_path / "state"))
+        proc = await _start(live.env(gateway, tmp_path / "state"))
+        await _streaming(proc, live)
         await _until(proc, lambda: gateway.place_calls > 0, "an order call")
         await asyncio.sleep(0.1)  # the request is at the gateway, its answer 0.3 s away
         took, events = await _sigterm(proc)
@@ -81,11 +123,13 @@ async def test_an_order_answered_within_the_drain_is_recorded(tmp_path: Path) ->
 
 
 async def test_an_order_answered_too_late_is_resolved_by_its_tag_at_the_next_start(
-    tmp_path: Path,
+    pg_dsn: str, fake_realtime: FakeRealtime, fake_postgrest: FakePostgrest, tmp_path: Path
 ) -> None:
+    live = Live(pg_dsn, fake_realtime, fake_postgrest, tmp_path / "out")
     async with FakeProjectX(username="trader", api_key="lifecycle-key") as gateway:
         gateway.delay("Order/place", 2.5, n=1)  # booked 2.5 s after it arrived
-        proc = await _start(_env(gateway, tmp_path / "state"))
+        proc = await _start(live.env(gateway, tmp_path / "state"))
+        await _streaming(proc, live)
         await _until(proc, lambda: gateway.place_calls > 0, "an order call")
         took, first = await _sigterm(proc)
         assert took < 2.0, took
@@ -94,7 +138,7 @@ async def test_an_order_answered_too_late_is_resolved_by_its_tag_at_the_next_sta
         await _until(None, lambda: bool(gateway.orders(ACCOUNT_ID)), "the order to be booked")
         tag = gateway.orders(ACCOUNT_ID)[0]["customTag"]
         places = gateway.place_calls
-        again = await _start(_env(gateway, tmp_path / "state"))
+        again = await _start(live.env(gateway, tmp_path / "state"))
         lines: list[dict[str, Any]] = []
 
         async def read() -> None:
