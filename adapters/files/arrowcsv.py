@@ -120,7 +120,8 @@ def batches(path: Path, layout: Layout, batch_rows: int) -> Iterator[Columns]:
                 return
             if isinstance(item, BaseException):
                 raise ReadError(str(item)) from item
-            columns = _columns(*item, first_line)
+            texts, typed = item
+            columns = _columns(texts, typed, first_line)
             first_line += columns.n
             yield columns
     finally:

@@ -9,8 +9,10 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 
@@ -146,3 +148,26 @@ async def replay_table(rest_url: str, key: str, since: str, out: Path) -> None:
     )  # fmt: skip
     _, err = await asyncio.wait_for(proc.communicate(), 120)
     assert proc.returncode == 0, err.decode()[-2000:]
+
+
+# Never the real user hub (issue 5): a closed loopback port; the listener just retries.
+NO_HUB = "http://127.0.0.1:9/hubs/user"
+
+
+def minute_row(now: int, i: int) -> dict[str, Any]:
+    """The row of the minute opening `i` minutes after `now`, received 2 s after its close:
+    a steady uptrend (+1 a minute near 5000: every timeframe trends up, every decision is
+    BUY)."""
+    bar_open = now + 60 * i
+    price = 5000.0 + i
+    return {
+        "ts": datetime.fromtimestamp(bar_open + 62, UTC).isoformat(), "symbol": "MES",
+        "timeframe": "1", "o": price, "h": price + 1.0, "l": price - 0.25, "c": price + 1.0,
+        "v": 10,
+    }  # fmt: skip
+
+
+def far_flat_window() -> dict[str, str]:
+    """A one-minute get-flat window half a day away: no decision of the test is in it."""
+    far = (datetime.now(ZoneInfo("America/Chicago")) + timedelta(hours=12)).strftime("%H:%M")
+    return {"FLAT_WINDOW_START": far, "FLAT_WINDOW_END": far}

@@ -7,42 +7,26 @@ The first fresh close after it is sent."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo
 
 from adapters.files.timefmt import iso
 from engine.execution import entry_tag
-from tests.e2e.livekit import Inserter, WorkerProcess, insert_now
+from tests.e2e.livekit import (
+    NO_HUB,
+    Inserter,
+    WorkerProcess,
+    far_flat_window,
+    insert_now,
+    minute_row,
+)
 from tests.e2e.test_live_faults import _states
 from tests.e2e.test_live_supabase import _env
-from tests.e2e.test_worker_lease import NO_HUB
 from tests.fakes.postgrest import FakePostgrest
 from tests.fakes.projectx_gateway import FakeProjectX
 from tests.fakes.realtime_server import FakeRealtime
 
 ACCOUNT_ID = 1001
 CONTRACT = "CON.F.US.MES.Z25"
-
-
-def minute_row(now: int, i: int) -> dict[str, Any]:
-    """The row of the minute opening `i` minutes after `now`, received 2 s after its close:
-    a steady uptrend (+1 a minute near 5000: every timeframe trends up, every decision is
-    BUY)."""
-    bar_open = now + 60 * i
-    price = 5000.0 + i
-    return {
-        "ts": datetime.fromtimestamp(bar_open + 62, UTC).isoformat(), "symbol": "MES",
-        "timeframe": "1", "o": price, "h": price + 1.0, "l": price - 0.25, "c": price + 1.0,
-        "v": 10,
-    }  # fmt: skip
-
-
-def _far_flat_window() -> dict[str, str]:
-    """A one-minute get-flat window half a day away: no decision of the test is in it."""
-    far = (datetime.now(ZoneInfo("America/Chicago")) + timedelta(hours=12)).strftime("%H:%M")
-    return {"FLAT_WINDOW_START": far, "FLAT_WINDOW_END": far}
 
 
 async def test_backfilled_closes_are_skipped_as_stale_and_a_fresh_close_is_sent(
@@ -59,7 +43,7 @@ async def test_backfilled_closes_are_skipped_as_stale_and_a_fresh_close_is_sent(
             TRADING_ENABLED="true", STATE_DIR=str(tmp_path / "state"), HEALTH_PORT="0",
             PROJECTX_USER_HUB_URL=NO_HUB, OVERRIDE_CONTRACT_ID=CONTRACT,
             TIMEFRAMES="1,2", EMA_PERIOD="5", SLOPE_WINDOW="3", WARMUP_BARS="0",
-            **_far_flat_window(),
+            **far_flat_window(),
         )  # fmt: skip
         worker = WorkerProcess(env)
         await worker.start()

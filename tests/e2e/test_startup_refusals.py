@@ -15,9 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.livekit import ROOT
+from tests.e2e.livekit import NO_HUB, ROOT
 from tests.e2e.test_worker_config import clean_env, run_cli
-from tests.e2e.test_worker_lease import NO_HUB
 from tests.fakes.pg_fixtures import API_KEY
 from tests.fakes.postgrest import FakePostgrest
 from tests.fakes.projectx_gateway import FakeProjectX

@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.livekit import Inserter, insert_now
+from tests.e2e.livekit import NO_HUB, Inserter, insert_now
 from tests.e2e.test_startup_refusals import PROJECTX
-from tests.e2e.test_worker_lease import NO_HUB, LoggedWorker
+from tests.e2e.test_worker_lease import LoggedWorker
 from tests.e2e.test_worker_secrets import trend_rows
 from tests.fakes.pg_fixtures import API_KEY
 from tests.fakes.ports import ReservedPort
@@ -224,6 +224,7 @@ async def test_sigterm_while_streaming_with_everything_in_flight_exits_0_within_
             "TRADE_ACCOUNTS": "main", "TRADING_ENABLED": "true", "RECORD_DECISIONS": "true",
             "PROJECTX_USER_HUB_URL": NO_HUB, "LEASE_DATABASE_URL": pg_dsn,
             "LEASE_POLL_SECONDS": "0.5", "STATE_DIR": str(state), "SESSION_CALENDAR": "always",
+            "MAX_SIGNAL_AGE_SECONDS": "86400",  # rows of the past; their age is not tested here
         }, cwd=tmp_path)  # fmt: skip
         await worker.start()
         await worker.wait_for(

@@ -2,13 +2,13 @@
 orders; the standby logs `standby` and `order_skipped` (reason "standby"). SIGKILL the
 leader: the standby logs `leader` within LEASE_POLL_SECONDS + 1.5 s and places the next
 order. The gateway never sees a customTag twice, nor an order from the standby while the
-leader lives."""
+leader lives. Orders follow the live feed only: both workers stream the fake Supabase
+(real Postgres), one BUY per inserted minute."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import json
 import sys
 import time
@@ -16,20 +16,25 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.livekit import ROOT, WorkerProcess
+from tests.e2e.livekit import (
+    NO_HUB,
+    ROOT,
+    Inserter,
+    WorkerProcess,
+    far_flat_window,
+    insert_now,
+    minute_row,
+)
 from tests.e2e.test_worker_config import clean_env
+from tests.fakes.pg_fixtures import API_KEY
+from tests.fakes.postgrest import FakePostgrest
 from tests.fakes.projectx_gateway import FakeProjectX
-from worker.settings import SAMPLE_FEED
+from tests.fakes.realtime_server import FakeRealtime
 
 POLL_S = 0.5
 TAKEOVER_SLACK_S = 1.5
 ACCOUNT_ID = 1001
-# The bundled sample's last session has an unbroken run of SELL decisions every 5 minutes
-# from 09:00 UTC to 10:40; the live part starts 25 simulated minutes before it.
-LIVE_FROM = "2025-06-12T08:35"
-# Never the real user hub (issue 5): a closed loopback port; the listener just retries.
-NO_HUB = "http://127.0.0.1:9/hubs/user"
-SPEED = "300"  # 5 simulated minutes = 1 s: decisions 1 s apart, far beyond start-up skew
+ROW_PAUSE_S = 0.5  # one minute row (one BUY decision) every half second
 
 
 class LoggedWorker(WorkerProcess):
@@ -96,31 +101,39 @@ def stamp(event: dict[str, Any]) -> float:
     return datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
 
 
-def live_rows_from(moment: str) -> int:
-    with SAMPLE_FEED.open(newline="", encoding="utf-8") as handle:
-        return sum(1 for row in csv.DictReader(handle) if row["ts"] >= moment)
-
-
 def auth_of(request: Any) -> str:
     return str(request.headers.get("authorization", ""))
 
 
 async def test_only_the_leader_trades_and_the_standby_takes_over(
-    pg_dsn: str, tmp_path: Path
+    pg_dsn: str, fake_realtime: FakeRealtime, fake_postgrest: FakePostgrest, tmp_path: Path
 ) -> None:
+    now = int(time.time()) // 60 * 60
+    insert_now(pg_dsn, [minute_row(now, i) for i in range(-600, -500)])  # history
+
+    async def stream() -> None:  # one minute at a time, each closes a 1m bar: a BUY
+        async with Inserter(pg_dsn) as ins:
+            for i in range(-500, 0):
+                await ins.insert([minute_row(now, i)], pause_s=ROW_PAUSE_S)
+
     async with FakeProjectX(username="trader", api_key="lease-key",
                             fill_market_orders=False) as gateway:  # fmt: skip
         # fill_market_orders=False: orders stay working, no position is ever booked, so
-        # every SELL decision of both workers is an entry (no position_open HOLDs).
+        # every BUY decision of both workers is an entry (no position_open HOLDs).
         def env(name: str) -> dict[str, str]:
             return {
-                "SAMPLE_SPEED": SPEED, "SAMPLE_LIVE_ROWS": str(live_rows_from(LIVE_FROM)),
+                "SUPABASE_URL": fake_postgrest.url, "SUPABASE_KEY": API_KEY,
+                "SUPABASE_REALTIME_URL": fake_realtime.url,
                 "BROKER": "projectx", "PROJECTX_BASE_URL": gateway.url,
                 "PROJECTX_USERNAME": "trader", "PROJECTX_API_KEY": "lease-key",
                 "ACCOUNT_MAIN": str(ACCOUNT_ID), "TRADE_ACCOUNTS": "main",
                 "TRADING_ENABLED": "true", "STATE_DIR": str(tmp_path / name),
                 "LEASE_DATABASE_URL": pg_dsn, "LEASE_POLL_SECONDS": str(POLL_S),
                 "HEALTH_PORT": "0", "PROJECTX_USER_HUB_URL": NO_HUB,
+                "OVERRIDE_CONTRACT_ID": "CON.F.US.MES.Z25", "SESSION_CALENDAR": "always",
+                "TIMEFRAMES": "1,2", "EMA_PERIOD": "5", "SLOPE_WINDOW": "3", "WARMUP_BARS": "0",
+                "MAX_SIGNAL_AGE_SECONDS": "86400",  # rows of the past: their age is not tested
+                **far_flat_window(),
             }  # fmt: skip
 
         a, b = LoggedWorker(env("a"), tmp_path), LoggedWorker(env("b"), tmp_path)
@@ -133,6 +146,12 @@ async def test_only_the_leader_trades_and_the_standby_takes_over(
                 30, "one leader and one standby",
             )  # fmt: skip
             leader, standby = (a, b) if a.named("leader") else (b, a)
+            await a.wait_for(
+                lambda: all(e.get("state") == "READY" for w in both
+                            for e in w.named("source_state")[-1:]),
+                30, "both subscribed",
+            )  # fmt: skip
+            streamer = asyncio.create_task(stream())
             await leader.wait_for(lambda: bool(leader.named("order_placed")), 60, "a first order")
 
             def standby_caught_up() -> bool:
@@ -152,6 +171,10 @@ async def test_only_the_leader_trades_and_the_standby_takes_over(
                 lambda: bool(standby.named("order_placed")), 30, "an order from the new leader"
             )  # fmt: skip
         finally:
+            if "streamer" in locals():
+                streamer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await streamer
             for worker in (a, b):
                 if worker._proc is not None and worker._proc.returncode is None:
                     await worker.stop()

@@ -15,10 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.livekit import Inserter, insert_now
-from tests.e2e.test_live_stale_signal import _far_flat_window, minute_row
+from tests.e2e.livekit import NO_HUB, Inserter, far_flat_window, insert_now, minute_row
 from tests.e2e.test_live_supabase import _env as live_env
-from tests.e2e.test_worker_lease import NO_HUB
 from tests.fakes.postgrest import FakePostgrest
 from tests.fakes.projectx_gateway import FakeProjectX
 from tests.fakes.realtime_server import FakeRealtime
@@ -51,7 +49,7 @@ class Live:
             STATE_DIR=str(state), HEALTH_PORT="0", OVERRIDE_CONTRACT_ID="CON.F.US.MES.Z25",
             PROJECTX_USER_HUB_URL=NO_HUB,  # refused: it just retries
             TIMEFRAMES="1,2", EMA_PERIOD="5", SLOPE_WINDOW="3", WARMUP_BARS="0",
-            **_far_flat_window(),
+            **far_flat_window(),
         )  # fmt: skip
 
 
