@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 from collections.abc import AsyncIterator
@@ -48,9 +49,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # stdout closed under us (`| head`, a dead log shipper)
+        _stdout_closed()
+        return 1
     except Exception as exc:  # noqa: BLE001 -- a bug: one JSON line, no traceback on stderr
         _crashed(exc)
         return 1
+
+
+def _stdout_closed() -> None:
+    """The log stream is gone, so the worker stops (it must not trade unseen): one line
+    on stderr; stdout pointed at /dev/null so the interpreter's exit flush stays quiet."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    print("worker stopped: its log output (stdout) was closed", file=sys.stderr)
 
 
 def _crashed(exc: Exception) -> None:

@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +128,20 @@ def test_an_unexpected_exception_is_one_json_line_and_exit_1(command: str, tmp_p
     assert len(crashed) == 1, shown
     assert crashed[0]["error_type"] == "RuntimeError", shown
     assert "a bug" in crashed[0]["error"] and PX_KEY not in result.stdout, shown
+
+
+def test_a_closed_stdout_stops_the_worker_with_one_line(tmp_path: Path) -> None:
+    """`run | head -1`, or a log shipper that dies: the worker cannot be watched, so it
+    stops — one line on stderr, no traceback."""
+    env = clean_env(BROKER="paper", SAMPLE_SPEED="10000000")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "worker", "run"], cwd=tmp_path, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # the reader goes away
+    err = proc.stderr.read()
+    assert proc.wait(30) == 1
+    assert json.loads(first)["event"] == "worker_started"
+    assert err == "worker stopped: its log output (stdout) was closed\n", err
