@@ -3,9 +3,6 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-NATIVE := $(VENV)/.native
-# The compiled hot path (mypyc) is rebuilt whenever any source it could depend on changes.
-NATIVE_DEPS := $(shell find engine adapters worker -name '*.py') tools/build_native.py
 
 .PHONY: run test lint bench clean
 
@@ -13,33 +10,27 @@ NATIVE_DEPS := $(shell find engine adapters worker -name '*.py') tools/build_nat
 $(STAMP): requirements-dev.lock pyproject.toml
 	@test -x $(BIN)/python || echo "make: creating the virtualenv $(VENV) with $(PY)"
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	@echo "make: installing the locked dependencies into $(VENV) (about a minute the first time)"
-	@$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-dev.lock
+	@echo "make: installing the locked dependencies into $(VENV) (under a minute the first time)"
+	@$(BIN)/python -m pip install -q --disable-pip-version-check --no-compile -r requirements-dev.lock
 	@echo "make: installing this project into $(VENV)"
 	@$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
-$(NATIVE): $(STAMP) $(NATIVE_DEPS)
-	@echo "make: compiling the hot path with mypyc (about 20 s; sources changed)"
-	@$(BIN)/python -W ignore tools/build_native.py
-	@touch $(NATIVE)
-
-run: $(NATIVE)
+run: $(STAMP)
 	@echo "make: starting the worker (python -m worker run; Ctrl-C stops it)"
 	@$(BIN)/python -m worker run
 
 # Test files run in parallel (up to 4 processes; one file stays in one process): most
 # of the suite's time is spent waiting on real timeouts, not computing.
-test: $(NATIVE)
+test: $(STAMP)
 	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check engine adapters worker tests bench
 	$(BIN)/mypy
 
-bench: $(NATIVE)
+bench: $(STAMP)
 	$(BIN)/python bench/replay_throughput.py
 
 clean:
-	$(PY) tools/build_native.py --clean || true
 	rm -rf $(VENV)

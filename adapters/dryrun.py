@@ -6,9 +6,9 @@ from typing import Protocol
 
 import structlog
 
-from adapters.files.timefmt import iso
 from engine.execution import PlaceEntry
 from engine.model import MarketState, PositionContext
+from engine.timefmt import iso
 
 
 class Executor(Protocol):

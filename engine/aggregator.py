@@ -2,43 +2,118 @@
 
 The smallest timeframe is built from minutes; larger ones are rolled up from its closed
 bars, so every larger bar is exactly the sum of its smaller bars and a minute is either
-applied to all timeframes or to none. A bucket closes at the earliest of: its final
-minute arrives; a minute of a later bucket arrives; the watermark passes (clock >=
-bucket end + grace and clock >= last arrival + grace, where the last arrival is that of
-the last row the engine applied: a duplicate, a conflicting copy or a late minute
-changes nothing, so it does not restart the silence). A minute of a bucket that has
-closed, in any timeframe, is late. Time is epoch seconds UTC.
-
-Speed (a replay feeds millions of minutes): `add` routes the minutes of an in-order
-stream to three short paths, each a special case of the general path `_add` with the
-same results: the next minute of the open bucket (inline), its final minute
-(`_close_on_final`) and the first minute of the next bucket (`_open_next`). The bounds
-that route a minute there are kept by `_set_limits`.
+applied to all timeframes or to none. A bucket closes at the earliest of:
+- its final minute arrives;
+- a minute of a later bucket arrives;
+- the watermark passes: clock >= bucket end + grace and clock >= last arrival + grace,
+  where the last arrival is that of the last row the engine applied (a duplicate, a
+  conflicting copy or a late minute changes nothing, so it does not restart the silence).
+A minute of a bucket that has closed, in any timeframe, is late. Time is epoch seconds UTC.
 """
 
 from __future__ import annotations
 
-from bisect import insort
-from typing import Final
+from dataclasses import dataclass
+from itertools import groupby
 
-from engine.buckets import ParentBucket, find_minute, group_states, new_tuple, open_time
 from engine.config import EngineConfig
 from engine.indicators import TimeframeIndicators
 from engine.model import Bar1m, ClosedBar, MarketState, Outcome
 
-# Final: compiled, a module constant is a C static, not a dict lookup per use; so are
-# the aliases of imported names below.
-_NO_STATES: Final[tuple[MarketState, ...]] = ()
-_ACCEPTED: Final = Outcome.ACCEPTED
-_ACCEPTED_NO_STATES: Final = (_ACCEPTED, _NO_STATES)
-_INF: Final = float("inf")
-_new: Final = new_tuple
-_CLOSED_BAR: Final = ClosedBar
-_MARKET_STATE: Final = MarketState
-# Minute bounds are ints (epoch s); these stand for "no bound yet" and "never" without
-# mixing floats in: int-to-int comparisons are the fast ones, interpreted and compiled.
-_FAR: Final = 1 << 60
-_NEVER: Final = -_FAR
+_NEVER = float("-inf")
+_FOREVER = float("inf")
+
+
+@dataclass(slots=True)
+class Bucket:
+    """The bar of one timeframe being built, `start` <= t < `end` (epoch s).
+
+    `fold` is the one rule: open of the earliest piece, close of the latest, the high
+    and low of all, volumes and minutes added — for minutes into the smallest timeframe
+    (one may arrive out of order) and for its closed bars into the larger ones."""
+
+    start: int
+    end: int
+    first: int  # open time of the earliest piece folded in
+    last: int  # open time of the latest piece folded in
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    minutes: int
+
+    @classmethod
+    def holding(cls, size_s: int, t: int, bar: Bar1m | ClosedBar, minutes: int) -> Bucket:
+        """A new bucket of `size_s` seconds holding the piece `bar` that opens at `t`."""
+        start = t - t % size_s
+        return cls(
+            start=start, end=start + size_s, first=t, last=t, open=bar.open, high=bar.high,
+            low=bar.low, close=bar.close, volume=bar.volume, minutes=minutes,
+        )  # fmt: skip
+
+    def fold(self, t: int, bar: Bar1m | ClosedBar, minutes: int) -> None:
+        if t < self.first:
+            self.first, self.open = t, bar.open
+        if t > self.last:
+            self.last, self.close = t, bar.close
+        self.high = max(self.high, bar.high)
+        self.low = min(self.low, bar.low)
+        self.volume += bar.volume
+        self.minutes += minutes
+
+
+class Timeframe:
+    """One timeframe of one symbol: its open bucket (if any) and its indicators."""
+
+    def __init__(self, index: int, minutes: int, config: EngineConfig) -> None:
+        self.index = index  # in `SymbolEngine.frames`
+        self.minutes = minutes
+        self.size_s = minutes * 60
+        self.bucket: Bucket | None = None
+        self.indicators = TimeframeIndicators(
+            period=config.ema_period, window=config.slope_window,
+            threshold=config.slope_threshold, ready_after=config.ready_after,
+        )  # fmt: skip
+
+    def add(self, t: int, bar: Bar1m | ClosedBar, minutes: int) -> None:
+        if self.bucket is None:
+            self.bucket = Bucket.holding(self.size_s, t, bar, minutes)
+        else:
+            self.bucket.fold(t, bar, minutes)
+
+    def close(self, symbol: str) -> ClosedBar:
+        """Close the open bucket; its bar carries the indicators updated with it."""
+        bucket = self.bucket
+        assert bucket is not None, "closing a timeframe with no open bucket"
+        self.bucket = None
+        ema, slope, regime = self.indicators.update(bucket.close)
+        return ClosedBar(
+            symbol=symbol, timeframe=self.minutes, open_time=bucket.start,
+            close_time=bucket.end, open=bucket.open, high=bucket.high, low=bucket.low,
+            close=bucket.close, volume=bucket.volume, minutes=bucket.minutes, ema=ema,
+            slope=slope, regime=regime, bars_seen=self.indicators.bars,
+        )  # fmt: skip
+
+
+class SeenMinutes:
+    """The minutes applied lately, for de-duplication, in two generations of `horizon_s`
+    each: bounded, and a minute is remembered at least `horizon_s`."""
+
+    def __init__(self, horizon_s: int) -> None:
+        self.horizon_s = horizon_s
+        self.current: dict[int, Bar1m] = {}
+        self.previous: dict[int, Bar1m] = {}
+        self.current_until: float = _NEVER  # a minute at or after this starts a generation
+
+    def get(self, t: int) -> Bar1m | None:
+        return self.current.get(t) or self.previous.get(t)
+
+    def add(self, t: int, bar: Bar1m) -> None:
+        if t >= self.current_until:
+            self.previous, self.current = self.current, {}
+            self.current_until = t + self.horizon_s
+        self.current[t] = bar
 
 
 class SymbolEngine:
@@ -48,111 +123,58 @@ class SymbolEngine:
     each state is one decision instant (all timeframes closing then, together).
     """
 
-    # Slots: faster attribute access on the hot path than an instance dict (which, past
-    # 30 attributes, also loses CPython 3.11's key-sharing fast path).
-    __slots__ = (
-        "_c", "_end", "_fast_below", "_final_minute", "_first",
-        "_gen_end", "_grace", "_h", "_horizon", "_ind", "_is_open", "_l", "_last_arrival",
-        "_max_t", "_n", "_o", "_open_below", "_parents", "_parents_closed_to", "_parents_due",
-        "_seen",
-        "_seen_prev", "_size", "_start", "_tf", "_v", "config", "frames", "now", "symbol",
-    )  # fmt: skip
-
     def __init__(self, symbol: str, config: EngineConfig) -> None:
         self.symbol = symbol
         self.config = config
-        tfs = config.timeframes
+        self.grace_s = config.grace_s
+        self.timeframes = [Timeframe(i, tf, config) for i, tf in enumerate(config.timeframes)]
+        self.index_of = {tf.minutes: tf.index for tf in self.timeframes}
+        self.frames: list[ClosedBar | None] = [None] * len(self.timeframes)
+        self.now = _NEVER  # the engine's clock: latest arrival or tick
+        self.last_arrival = _NEVER  # the clock when the last applied row arrived
+        self.newest = _NEVER  # open time of the newest minute applied
+        self.closed_to = _NEVER  # end of the latest bucket closed, in any timeframe
+        self.seen = SeenMinutes(config.dedup_horizon_s)
 
-        def indicators() -> TimeframeIndicators:
-            return TimeframeIndicators(
-                config.ema_period, config.slope_window, config.slope_threshold, config.ready_after
-            )
-
-        self._grace = config.grace_s
-        self._horizon = config.dedup_horizon_s
-        self._parents = tuple(ParentBucket(i, tf, indicators()) for i, tf in enumerate(tfs) if i)
-        self.frames: list[ClosedBar | None] = [None] * len(tfs)
-        # The smallest timeframe and its open bucket, in plain attributes (hot path).
-        self._tf = tfs[0]
-        self._size = tfs[0] * 60
-        self._ind = indicators()
-        self._is_open = False
-        self._start = 0
-        self._end = _NEVER  # end of the open bucket, or of the last closed one
-        self._o = self._h = self._l = self._c = self._v = 0.0
-        self._n = 0
-        self._first = 0
-        self._max_t = _NEVER  # newest minute applied
-        self._parents_due = _FAR  # earliest end of an open parent bucket
-        self._parents_closed_to = _NEVER  # latest end of a parent bucket the watermark closed
-        self.now = -_INF  # the engine's clock: latest arrival or tick
-        self._last_arrival = -_INF  # the clock when the last applied row arrived
-        # Dedup memory: two generations of `dedup_horizon_s` each, so bounded. Each is a
-        # list sorted by time (searched by bisection): the minutes of an in-order stream
-        # are appended, cheaper than a dict insert; others are inserted in place.
-        self._seen: list[Bar1m] = []
-        self._seen_prev: list[Bar1m] = []
-        self._gen_end = _NEVER  # a minute at or after this starts a new generation
-        self._fast_below = self._final_minute = self._open_below = _NEVER  # `_set_limits`
+    @property
+    def smallest(self) -> Timeframe:
+        return self.timeframes[0]
 
     # -- feeding -------------------------------------------------------------------------
 
-    def add(self, bar: Bar1m, arrival: float) -> tuple[str, tuple[MarketState, ...]]:
-        """Apply a 1m bar received at `arrival` (epoch s). Returns (outcome, states)."""
-        now = self.now
-        if arrival > now:
-            self.now = now = arrival
-        t = bar[1]  # open_time; fields by index: faster than NamedTuple attributes
-        if now - self._last_arrival < self._grace:  # the watermark is not due
-            # Three minutes in five: the next minute of the open bucket, not its final one.
-            if self._max_t < t < self._fast_below:
-                self._last_arrival = now
-                self._max_t = t
-                self._seen.append(bar)
-                if bar[3] > self._h:
-                    self._h = bar[3]
-                if bar[4] < self._l:
-                    self._l = bar[4]
-                self._c = bar[5]
-                self._v += bar[6]
-                self._n += 1
-                return _ACCEPTED_NO_STATES
-            if t == self._final_minute:
-                return self._close_on_final(bar, t, now)
-            if self._end <= t < self._open_below:
-                return self._open_next(bar, t, now)
-        result = self._add(bar, t, now)
-        self._set_limits()
-        return result
+    def add(self, bar: Bar1m, arrival: float | None) -> tuple[str, tuple[MarketState, ...]]:
+        """Apply a 1m bar received at `arrival` (epoch s; None: a row re-read from the
+        table, which leaves the clock where it is). Returns (outcome, states)."""
+        if arrival is not None:
+            self.now = max(self.now, arrival)
+        closed = self._watermark() if self._silent_for_grace(self.now) else []
+        outcome = self._apply(bar, closed)
+        if outcome == Outcome.ACCEPTED:
+            self.last_arrival = self.now
+        return outcome, self._states(closed)
 
     def tick(self, now: float) -> tuple[MarketState, ...]:
         """Advance the clock to `now` (epoch s); closes buckets the watermark passed."""
-        if now > self.now:
-            self.now = now
-        if self._any_open() and self.now - self._last_arrival >= self._grace:
-            states = self._watermark(self.now)
-            self._set_limits()
-            return states
-        return _NO_STATES
+        self.now = max(self.now, now)
+        if not self._silent_for_grace(self.now):
+            return ()
+        return self._states(self._watermark())
 
     def watermark_due(self, now: float) -> bool:
         """Would `tick(now)` close a bucket? (The live source asks the table first.)"""
-        if now < self.now:
-            now = self.now
-        grace = self._grace
-        if not self._any_open() or now - self._last_arrival < grace:
+        now = max(now, self.now)
+        if not self._silent_for_grace(now):
             return False
-        if self._is_open and (self._end + grace <= now or self._end <= now - grace):
+        small = self.smallest.bucket
+        if small is not None and self._past_grace(small.end, now):
             return True
-        return self._parents_due <= now - grace
+        return any(bucket.end <= now - self.grace_s for bucket in self._open_parent_buckets())
 
     def touch(self, now: float) -> None:
         """Restart the silence clock at `now` (epoch s), e.g. after rows came in bulk:
         the watermark then waits a full grace from `now`. Closes nothing."""
-        if now > self.now:
-            self.now = now
-        if now > self._last_arrival:
-            self._last_arrival = now
+        self.now = max(self.now, now)
+        self.last_arrival = max(self.last_arrival, now)
 
     def flush(self) -> tuple[MarketState, ...]:
         """End of input: close every open bucket, as the watermark eventually would.
@@ -162,237 +184,104 @@ class SymbolEngine:
         watermark. The clock ends where the last of those ticks would have left it.
         """
         if not self._any_open():
-            return _NO_STATES
-        closed: list[tuple[int, ClosedBar]] = []
-        if self._is_open:
-            self._close_small(closed)
-        self._close_parents(closed, _INF)
-        self._set_limits()
-        last_end = max(bar.close_time for _, bar in closed)
-        self.now = max(self.now, max(last_end, self._last_arrival) + self._grace)
-        return group_states(self.symbol, self.frames, closed)
+            return ()
+        closed: list[ClosedBar] = []
+        if self.smallest.bucket is not None:
+            self._close_smallest(closed)
+        self._close_parents(closed, _FOREVER)
+        last_end = max(bar.close_time for bar in closed)
+        self.now = max(self.now, max(last_end, self.last_arrival) + self.grace_s)
+        return self._states(closed)
 
-    # -- short paths ---------------------------------------------------------------------
+    # -- the rules -----------------------------------------------------------------------
 
-    def _set_limits(self) -> None:
-        """Bounds routing a minute `t`, newer than any applied, to a short path of `add`.
-
-        Open bucket: `t < _fast_below` is its next minute, not its final one, and
-        `t == _final_minute` its final one, both in the current dedup generation. No bucket
-        open: `_end <= t < _open_below` opens the next one, in the current generation,
-        before any open parent ends (so nothing closes). -inf disables a route. `_open`
-        and `_close_final` set the same bounds inline.
-        """
-        gen_end = self._gen_end
-        if self._is_open:
-            final = self._end - 60
-            self._fast_below = final if final < gen_end else gen_end
-            self._final_minute = final if final < gen_end else _NEVER
-            self._open_below = _NEVER
-        else:
-            self._fast_below = self._final_minute = _NEVER
-            due = self._parents_due
-            self._open_below = gen_end if gen_end < due else due
-            if self._parents_closed_to > self._end:  # minutes up to there are late
-                self._open_below = _NEVER
-
-    def _open_next(self, bar: Bar1m, t: int, now: float) -> tuple[str, tuple[MarketState, ...]]:
-        """`_add` for the first minute of the next bucket, as routed by `_open_below`."""
-        self._last_arrival = now
-        self._max_t = t
-        self._seen.append(bar)
-        self._open(bar, t)
-        if t == self._end - 60:  # 1-minute buckets, or a gap up to the final minute
-            return _ACCEPTED, self._close_final()
-        return _ACCEPTED_NO_STATES
-
-    def _close_on_final(
-        self, bar: Bar1m, t: int, now: float
-    ) -> tuple[str, tuple[MarketState, ...]]:
-        """`_add` for the final minute of the open bucket, as routed by `_final_minute`."""
-        self._last_arrival = now
-        self._max_t = t
-        self._seen.append(bar)
-        if bar[3] > self._h:
-            self._h = bar[3]
-        if bar[4] < self._l:
-            self._l = bar[4]
-        self._c = bar[5]
-        self._v += bar[6]
-        self._n += 1
-        return _ACCEPTED, self._close_final()
-
-    def _close_final(self) -> tuple[MarketState, ...]:
-        """Close the open bucket on its final minute, with the parents ending with it.
-
-        `_close_small` + `_close_parents` + `group_states` + `_set_limits`, without lists:
-        every bar closing here closes at the bucket's end, so there is one state.
-        """
-        bar = self._close_small_bar()
-        end = self._end
-        frames = self.frames
-        frames[0] = bar
-        closed: tuple[ClosedBar, ...] = (bar,)
-        due = _FAR
-        for parent in self._parents:
-            if parent.end <= end:  # open: `bar` was just folded into it
-                frames[parent.index] = parent_bar = parent.close_bar(self.symbol)
-                closed += (parent_bar,)
-            elif parent.end < due:
-                due = parent.end
-        self._parents_due = due
-        # No route check of `_parents_closed_to`: minutes below it are late, so no bucket
-        # that opened after it was set ends at or below it.
-        self._fast_below = self._final_minute = _NEVER
-        gen_end = self._gen_end
-        self._open_below = gen_end if gen_end < due else due
-        return (_new(_MARKET_STATE, (self.symbol, end, tuple(frames), closed)),)
-
-    # -- general path --------------------------------------------------------------------
-
-    def _add(self, bar: Bar1m, t: int, now: float) -> tuple[str, tuple[MarketState, ...]]:
-        """`add` for any minute, once the clock is advanced to `now`."""
-        states = _NO_STATES
-        if self._any_open() and now - self._last_arrival >= self._grace:
-            states = self._watermark(now)
-        if t <= self._max_t:
-            outcome = self._add_older(bar, t)
-            if outcome == _ACCEPTED:
-                self._last_arrival = now
-            return outcome, states
-        if t < self._floor():
-            return Outcome.LATE, states
-        self._last_arrival = now
-        self._max_t = t
-        if t >= self._gen_end:
-            self._seen_prev = self._seen
-            self._seen = []
-            self._gen_end = t + self._horizon
-        self._seen.append(bar)
-        closed: list[tuple[int, ClosedBar]] | None = None
-        if t >= self._end:
-            closed = []
-            if self._is_open:
-                self._close_small(closed)
-            self._close_parents(closed, t)
-            self._open(bar, t)
-        else:
-            if bar.high > self._h:
-                self._h = bar.high
-            if bar.low < self._l:
-                self._l = bar.low
-            self._c = bar.close
-            self._v += bar.volume
-            self._n += 1
-        if t == self._end - 60:  # the bucket's final minute: close now
-            if closed is None:
-                return _ACCEPTED, states + self._close_final()
-            self._close_small(closed)
-            self._close_parents(closed, self._end)
-        if closed:
-            states = states + group_states(self.symbol, self.frames, closed)
-        return _ACCEPTED, states
-
-    def _open(self, bar: Bar1m, t: int) -> None:
-        """Open the smallest-timeframe bucket holding minute `t` with `bar`."""
-        self._start = start = t - t % self._size
-        self._end = end = start + self._size
-        self._o, self._h, self._l = bar[2], bar[3], bar[4]
-        self._c, self._v = bar[5], bar[6]
-        self._n = 1
-        self._first = t
-        self._is_open = True
-        final, gen_end = end - 60, self._gen_end  # `_set_limits` for an open bucket
-        if final < gen_end:
-            self._fast_below = self._final_minute = final
-        else:
-            self._fast_below, self._final_minute = gen_end, _NEVER
-        self._open_below = _NEVER
-
-    def _any_open(self) -> bool:
-        """Is a bucket of any timeframe open?"""
-        return self._is_open or self._parents_due < _FAR
-
-    def _floor(self) -> float:
-        """Minutes before this are late: the open bucket's start, or the last one's end,
-        or the end of a parent bucket the watermark (or flush) closed, if later."""
-        small = self._start if self._is_open else self._end
-        return small if small >= self._parents_closed_to else self._parents_closed_to
-
-    def _add_older(self, bar: Bar1m, t: int) -> str:
-        prior = find_minute(self._seen, t) or find_minute(self._seen_prev, t)
-        if prior is not None:
-            if prior[2:7] == bar[2:7]:
-                return Outcome.DUPLICATE
-            return Outcome.CONFLICT
-        if t < self._floor():
+    def _apply(self, bar: Bar1m, closed: list[ClosedBar]) -> str:
+        """The outcome of one minute; bars it closes are appended to `closed`."""
+        t = bar.open_time
+        if t <= self.newest:
+            prior = self.seen.get(t)
+            if prior is not None:
+                same = _prices(prior) == _prices(bar)
+                return Outcome.DUPLICATE if same else Outcome.CONFLICT
+        if t < self._late_before():
             return Outcome.LATE
-        # An out-of-order minute of the open bucket (never its final minute: that one is
-        # newer than every minute of the bucket, so it took the in-order path).
-        insort(self._seen, bar, key=open_time)
-        if t < self._first:
-            self._first = t
-            self._o = bar.open
-        self._h = max(self._h, bar.high)
-        self._l = min(self._l, bar.low)
-        self._v += bar.volume
-        self._n += 1
+        self.seen.add(t, bar)
+        small = self.smallest
+        if t > self.newest:
+            self.newest = t
+            if small.bucket is not None and t >= small.bucket.end:
+                self._close_smallest(closed)
+            self._close_parents(closed, t)
+        small.add(t, bar, 1)
+        assert small.bucket is not None
+        if t == small.bucket.end - 60:  # its final minute: the bucket is complete
+            end = small.bucket.end
+            self._close_smallest(closed)
+            self._close_parents(closed, end)
         return Outcome.ACCEPTED
 
-    def _close_small_bar(self) -> ClosedBar:
-        """Close the open smallest-timeframe bucket and fold its bar into the parents.
+    def _late_before(self) -> float:
+        """Minutes before this are late: the open smallest bucket's start, or the end of
+        the latest bucket closed in any timeframe, whichever is later."""
+        small = self.smallest.bucket
+        return max(self.closed_to, small.start if small is not None else _NEVER)
+
+    def _close_smallest(self, closed: list[ClosedBar]) -> None:
+        """Close the smallest timeframe's bucket and fold its bar into the larger ones.
 
         Every open parent ends after the bucket's start (`_close_parents(t)` ran when the
-        bucket opened), so the bar belongs to each parent's open bucket, if any.
-        """
-        indicators = self._ind
-        ema, slope, regime = indicators.update(self._c)
-        start, o, h, low = self._start, self._o, self._h, self._l
-        c, v, n = self._c, self._v, self._n
-        bar: ClosedBar = _new(_CLOSED_BAR, (
-            self.symbol, self._tf, start, self._end, o, h, low, c, v, n, ema, slope, regime,
-            indicators.bars,
-        ))  # fmt: skip
-        self._is_open = False
-        # The fold, inline: a method call per parent per close shows in the profile.
-        # `if` rather than max()/min(): the same result (max(a, b) is b only if b > a).
-        for parent in self._parents:
-            if parent.start < 0:
-                parent.start = parent_start = start - start % parent.size
-                parent.end = parent_start + parent.size
-                parent.open, parent.high, parent.low = o, h, low
-                parent.volume, parent.minutes = v, n
-            else:
-                if h > parent.high:
-                    parent.high = h
-                if low < parent.low:
-                    parent.low = low
-                parent.volume += v
-                parent.minutes += n
-            parent.close = c
-        return bar
+        bucket opened), so the bar belongs to each parent's open bucket, if any."""
+        small = self.smallest
+        bar = small.close(self.symbol)
+        self.closed_to = max(self.closed_to, bar.close_time)
+        closed.append(bar)
+        for parent in self.timeframes[1:]:
+            parent.add(bar.open_time, bar, bar.minutes)
 
-    def _close_small(self, closed: list[tuple[int, ClosedBar]]) -> None:
-        closed.append((0, self._close_small_bar()))
+    def _close_parents(self, closed: list[ClosedBar], limit: float) -> None:
+        """Close every open larger bucket whose end is at or before `limit`."""
+        for parent in self.timeframes[1:]:
+            if parent.bucket is not None and parent.bucket.end <= limit:
+                bar = parent.close(self.symbol)
+                self.closed_to = max(self.closed_to, bar.close_time)
+                closed.append(bar)
 
-    def _close_parents(self, closed: list[tuple[int, ClosedBar]], limit: float) -> None:
-        """Close every open parent bucket whose end is at or before `limit`."""
-        due = _FAR
-        for parent in self._parents:
-            if parent.start >= 0:
-                if parent.end <= limit:
-                    if parent.end > self._parents_closed_to:
-                        self._parents_closed_to = parent.end
-                    closed.append((parent.index, parent.close_bar(self.symbol)))
-                elif parent.end < due:
-                    due = parent.end
-        self._parents_due = due
+    def _watermark(self) -> list[ClosedBar]:
+        """Close what the clock has passed by the grace (the silence is checked first)."""
+        closed: list[ClosedBar] = []
+        small = self.smallest.bucket
+        if small is not None and self._past_grace(small.end, self.now):
+            self._close_smallest(closed)
+        self._close_parents(closed, self.now - self.grace_s)
+        return closed
 
-    def _watermark(self, now: float) -> tuple[MarketState, ...]:
-        closed: list[tuple[int, ClosedBar]] = []
-        # The second test: a parent bucket closing here must not hold an open bucket of
-        # the smallest timeframe, whatever float rounding does to `end + grace`.
-        if self._is_open and (self._end + self._grace <= now or self._end <= now - self._grace):
-            self._close_small(closed)
-        self._close_parents(closed, now - self._grace)
-        return group_states(self.symbol, self.frames, closed) if closed else _NO_STATES
+    def _past_grace(self, end: int, now: float) -> bool:
+        # Both forms: a parent closing at `now - grace` must not leave the smallest bucket
+        # ending at the same instant open, whatever float rounding does to `end + grace`.
+        return end + self.grace_s <= now or end <= now - self.grace_s
+
+    def _silent_for_grace(self, now: float) -> bool:
+        """A bucket is open and no row was applied for a grace: the watermark may pass."""
+        return self._any_open() and now - self.last_arrival >= self.grace_s
+
+    def _open_parent_buckets(self) -> list[Bucket]:
+        return [tf.bucket for tf in self.timeframes[1:] if tf.bucket is not None]
+
+    def _any_open(self) -> bool:
+        return any(tf.bucket is not None for tf in self.timeframes)
+
+    def _states(self, closed: list[ClosedBar]) -> tuple[MarketState, ...]:
+        """One state per close instant among `closed`, in time order; `frames` (the last
+        closed bar per timeframe) moves forward as each instant passes."""
+        closed.sort(key=lambda bar: (bar.close_time, self.index_of[bar.timeframe]))
+        states = []
+        for at, group in groupby(closed, key=lambda bar: bar.close_time):
+            bars = tuple(group)
+            for bar in bars:
+                self.frames[self.index_of[bar.timeframe]] = bar
+            states.append(MarketState(self.symbol, at, tuple(self.frames), bars))
+        return tuple(states)
+
+
+def _prices(bar: Bar1m) -> tuple[float, float, float, float, float]:
+    return (bar.open, bar.high, bar.low, bar.close, bar.volume)

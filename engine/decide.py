@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import math
-from datetime import date, datetime, timedelta
+from datetime import datetime, time
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -41,63 +40,21 @@ SELL_ALIGNED: Final = ActionPlan(Action.SELL, Reason.ALIGNED_DOWNTREND)
 
 
 class FlatWindow:
-    """Wall-clock window in the market time zone, both ends inclusive, DST-correct.
+    """Wall-clock window in the market time zone, both ends inclusive, DST-correct: an
+    instant is inside when the market's clock then reads between `start` and `end`. A
+    window whose start is after its end spans midnight (22:00 -> 02:00)."""
 
-    `contains(t)` takes epoch seconds; the UTC bounds are computed once per UTC day.
-    Decisions come in time order, so the answer is also kept for the span of time
-    around the last `t` where it cannot change (`[_valid_from, _valid_below)`): one
-    comparison for almost every call. Its bounds are whole seconds inside that span:
-    decision instants are ints, and int-to-int comparisons are 2x faster than int-to-float.
-    """
-
-    def __init__(self, start: object, end: object, tz: str) -> None:
-        self._start = start
-        self._end = end
-        self._tz = ZoneInfo(tz)
-        self._cache: dict[int, tuple[tuple[float, float], ...]] = {}
-        self._valid_from = self._valid_below = 0
-        self._inside = False
+    def __init__(self, start: time, end: time, tz: str) -> None:
+        self.start = start
+        self.end = end
+        self.tz = ZoneInfo(tz)
 
     def contains(self, t: float) -> bool:
-        if self._valid_from <= t < self._valid_below:
-            return self._inside
-        return self._lookup(t)
-
-    def _lookup(self, t: float) -> bool:
-        day = int(t // 86_400)
-        spans = self._cache.get(day)
-        if spans is None:
-            if len(self._cache) > 64:  # bounded: replays walk forward through days
-                self._cache.clear()
-            spans = self._cache[day] = self._spans_near(day)
-        inside = any(lo <= t <= hi for lo, hi in spans)
-        # Narrow this UTC day (its spans are the same for all of it) to the part where t
-        # is on the same side of every span bound: there, the answer is `inside`. The
-        # first instant after a span is nextafter(hi), as its end is inclusive.
-        valid_from, valid_below = day * 86_400.0, (day + 1) * 86_400.0
-        for lo, hi in spans:
-            after = math.nextafter(hi, math.inf)
-            if t < lo:
-                valid_below = min(valid_below, lo)
-            elif t < after:
-                valid_from, valid_below = max(valid_from, lo), min(valid_below, after)
-            else:
-                valid_from = max(valid_from, after)
-        if valid_from <= t < valid_below:  # always, unless t is odd (NaN)
-            self._valid_from, self._valid_below = math.ceil(valid_from), math.floor(valid_below)
-            self._inside = inside
-        return inside
-
-    def _spans_near(self, utc_day: int) -> tuple[tuple[float, float], ...]:
-        base = date(1970, 1, 1) + timedelta(days=utc_day)
-        spans = []
-        for offset in (-1, 0, 1):
-            local = base + timedelta(days=offset)
-            lo = datetime.combine(local, self._start, self._tz)  # type: ignore[arg-type]
-            end_day = local if self._end >= self._start else local + timedelta(days=1)  # type: ignore[operator]
-            hi = datetime.combine(end_day, self._end, self._tz)  # type: ignore[arg-type]
-            spans.append((lo.timestamp(), hi.timestamp()))
-        return tuple(spans)
+        """Is epoch second `t` inside the window?"""
+        clock = datetime.fromtimestamp(t, self.tz).time()
+        if self.start <= self.end:
+            return self.start <= clock <= self.end
+        return clock >= self.start or clock <= self.end
 
 
 class HoldFirstDecider:
@@ -105,13 +62,12 @@ class HoldFirstDecider:
 
     def __init__(self, config: DecisionConfig) -> None:
         self.config = config
-        self._flat = FlatWindow(config.flat_start, config.flat_end, config.market_tz)
-        self._contains = self._flat.contains
+        self.flat_window = FlatWindow(config.flat_start, config.flat_end, config.market_tz)
 
     def decide(self, state: MarketState | None, context: PositionContext | None) -> ActionPlan:
         if state is None:
             return HOLD_NO_MARKET_STATE
-        if self._contains(state.at):
+        if self.flat_window.contains(state.at):
             return HOLD_FLAT_WINDOW
         if context is None:
             return HOLD_NO_CONTEXT
@@ -122,13 +78,6 @@ class HoldFirstDecider:
         return decide_regimes(state)
 
 
-# Module constants: a class attribute load (`Regime.TREND_UP`) is not specialized by
-# CPython 3.11 and this loop runs once per timeframe per decision.
-_TREND_UP: Final = Regime.TREND_UP
-_TREND_DOWN: Final = Regime.TREND_DOWN
-_INSUFFICIENT: Final = Regime.INSUFFICIENT
-
-
 def decide_regimes(state: MarketState) -> ActionPlan:
     """The market part of the rules, after every account gate passed."""
     ups = downs = 0
@@ -137,11 +86,11 @@ def decide_regimes(state: MarketState) -> ActionPlan:
         if frame is None:
             return HOLD_INSUFFICIENT
         regime = frame.regime
-        if regime == _TREND_UP:
+        if regime == Regime.TREND_UP:
             ups += 1
-        elif regime == _TREND_DOWN:
+        elif regime == Regime.TREND_DOWN:
             downs += 1
-        elif regime == _INSUFFICIENT:
+        elif regime == Regime.INSUFFICIENT:
             return HOLD_INSUFFICIENT
         else:
             ranged = True

@@ -58,8 +58,6 @@ class JumpGuard(Generic[T]):
     Two bad rows in a row confirm each other: the guard stops one bad row, not a run.
     """
 
-    __slots__ = ("_held", "_held_at", "_jump_s", "_newest")
-
     def __init__(self, jump_s: float) -> None:
         if not jump_s > 0:
             raise ValueError("jump_s must be > 0")
@@ -72,19 +70,8 @@ class JumpGuard(Generic[T]):
     def holding(self) -> bool:
         return self._held is not None
 
-    def admit_now(self, at: float) -> bool:
-        """The common case of `offer`, answered without building a verdict: nothing is
-        held and `at` is no jump, so the row is admitted (True). False: call `offer`."""
-        if self._held is not None or at > self._newest + self._jump_s:
-            return False
-        if at > self._newest:
-            self._newest = at
-        return True
-
     def offer(self, item: T, at: float) -> Verdict[T]:
         """Judge the next row, `item`, whose time is `at` (epoch s)."""
-        if self.admit_now(at):
-            return Verdict((item,))
         held, rejected = self._held, None
         admitted: tuple[T, ...] = ()
         if held is not None:

@@ -1,8 +1,10 @@
 """Value types that flow through the engine.
 
-Hot-path messages (`Bar1m`, `ClosedBar`) are `NamedTuple`s: immutable like frozen
-dataclasses but about 5x cheaper to build, which matters at a million bars per second
-(see PLANS.md, decision log). Everything else is a frozen, slotted dataclass.
+The values made for every row and every closed bar (`Bar1m`, `Rejection`, `ClosedBar`,
+`MarketState`) are `NamedTuple`s: immutable and typed like frozen dataclasses, read by
+name like them, but built in a fifth of the time (0.8 µs against 3 µs for nine fields,
+measured) — a year of rows replays in seconds (PLANS.md, decision log). Everything else
+is a frozen, slotted dataclass.
 """
 
 from __future__ import annotations

@@ -1,11 +1,76 @@
-"""Ports (roles) the worker wires adapters into. Adapters satisfy them structurally."""
+"""Every port the worker depends on, once: the events a source yields and the roles
+adapters play (`typing.Protocol`s, satisfied structurally). Times are epoch seconds UTC.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
-from engine.model import ActionPlan, MarketState, PositionContext
+from engine.execution import PlaceEntry
+from engine.model import ActionPlan, Bar1m, ClosedBar, MarketState, PositionContext
+
+# -- what a bar source yields ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RowReceived:
+    """A raw `tv_datafeed` row.
+
+    `arrival`: the wall clock when a live row came; None when its own receipt `ts` is
+    its time (a file, the warm-up history). `backfilled`: re-read from the table while
+    live (after a reconnect, in a gap check) — it never moves the engine's clock, so an
+    outage cannot make the watermark close a bucket whose minutes are on their way.
+    `line`: where a row read from a file starts in it (the header is line 1)."""
+
+    row: Mapping[str, object]
+    arrival: float | None = None
+    backfilled: bool = False
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RowUnreadable:
+    """A line of a file that is no row: the wrong number of cells, a cell over the csv
+    module's size limit. `reason` is its rejection code; `cells` what could be read."""
+
+    line: int
+    reason: str
+    detail: str
+    cells: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time passes without a row (`now`, the wall clock): the watermark may close."""
+
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """Rows were just received in bulk (warm-up, backfill): the watermark's silence
+    clock restarts at `now`."""
+
+    now: float
+
+
+SourceEvent = RowReceived | RowUnreadable | Tick | Resumed
+
+
+class BarSource(Protocol):
+    """Rows of `tv_datafeed`: the warm-up history first, then events in order."""
+
+    name: str
+    is_live_feed: bool  # the table's live inserts on the wall clock: the only source orders follow
+
+    def warm_up(self) -> AsyncIterator[RowReceived]: ...
+
+    def events(self) -> AsyncIterator[SourceEvent]: ...
+
+
+# -- roles of the decision stage ---------------------------------------------------------
 
 
 class Decider(Protocol):
@@ -14,32 +79,55 @@ class Decider(Protocol):
     def decide(self, state: MarketState | None, context: PositionContext | None) -> ActionPlan: ...
 
 
-class Clock(Protocol):
-    """Where time comes from: the wall clock live, the rows' receipt times in replay."""
-
-    def now(self) -> float:
-        """Epoch seconds UTC."""
-        ...
-
-
-class BarSource(Protocol):
-    """Raw `tv_datafeed` rows: warm-up history first, then live events in order.
-
-    `events()` yields ("row", row, arrival), ("tick", None, now) and ("resume", None,
-    now) after rows were received in bulk (warm-up, backfill); arrival is epoch
-    seconds UTC, None for "the row's own receipt ts", or -inf for a backfilled row that
-    must not advance the clock.
-    """
-
-    name: str
-    is_live_feed: bool  # the table's live inserts on the wall clock: the only source orders follow
-
-    def warm_up_rows(self) -> AsyncIterator[dict[str, object]]: ...
-
-    def events(self) -> AsyncIterator[tuple[str, object, float | None]]: ...
-
-
 class ContextProvider(Protocol):
-    """Position/risk context of one account, or None when it cannot be obtained."""
+    """Position and risk context of one account; raises when it cannot be obtained (the
+    trader then holds `no_position_context`)."""
 
     async def context(self, account: str, symbol: str) -> PositionContext | None: ...
+
+
+class ContractSource(Protocol):
+    """TradingView root (MES) -> the broker's contract id."""
+
+    async def resolve(self, symbol: str) -> str: ...
+
+
+class Executor(Protocol):
+    """Carries out an entry, or logs why not. Never raises for an order's outcome."""
+
+    async def submit(self, entry: PlaceEntry, state: MarketState) -> None: ...
+
+
+class Recorder(Protocol):
+    """Where closed bars and decisions are written (bars.jsonl, decisions.jsonl, ...)."""
+
+    def bar(self, bar: ClosedBar) -> None: ...
+
+    def decision(self, state: MarketState, plan: ActionPlan) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class MinuteListener(Protocol):
+    """Sees every accepted 1-minute bar in stream order (the paper broker's market)."""
+
+    def on_minute(self, bar: Bar1m) -> None: ...
+
+
+class StopSignal(Protocol):
+    """Set when the worker stops (an `asyncio.Event`)."""
+
+    def is_set(self) -> bool: ...
+
+    async def wait(self) -> object: ...
+
+
+class Lease(Protocol):
+    """One active trader: only the holder of the lease sends orders."""
+
+    @property
+    def is_leader(self) -> bool: ...
+
+    async def run(self, stop: StopSignal) -> None:
+        """Hold or wait for the lease until `stop` is set."""
+        ...

@@ -25,15 +25,6 @@ from tests.netguard.sitecustomize import (  # noqa: E402 -- after PYTHONPATH is 
 __all__ = ["NetworkBlocked"]
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Refuse to test a compiled hot path older than its sources: it would run old code."""
-    from worker.native import stale_message
-
-    message = stale_message(Path(__file__).resolve().parent.parent)
-    if message:
-        raise pytest.UsageError(message)
-
-
 @pytest.fixture(autouse=True, scope="session")
 def _block_network() -> Iterator[None]:
     install()

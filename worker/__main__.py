@@ -8,21 +8,12 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from worker.native import stale_message
-
-# Before any hot-path import: a compiled module older than its sources (a `git pull`
-# without a rebuild) would run old code. Refuse to start, in one line, as for bad config.
-if (_stale := stale_message(Path(__file__).resolve().parent.parent)) is not None:
-    print(_stale, file=sys.stderr)
-    raise SystemExit(2)
+from typing import TYPE_CHECKING
 
 import structlog
 
-from adapters.files.csvread import CsvFormatError
+from adapters.files.csv_source import CsvFormatError
 from adapters.logs import configure_logging, mask_text
 from worker.failures import Permanent, Transient, classify, describe
 from worker.settings import ConfigError, Settings, load_settings
@@ -148,9 +139,9 @@ def _writable_dir(path: Path) -> None:
 
 
 def _replay_supabase(args: argparse.Namespace, settings: Settings) -> int:
-    from adapters.files.timefmt import parse_iso
-    from adapters.supabase.rest import HistoryClient, RestConfig
-    from worker.replay import replay_rows
+    from adapters.supabase.rest import HistoryClient, RestConfig, TableSource
+    from engine.timefmt import parse_iso
+    from worker.replay import replay
 
     if not (settings.supabase_url and settings.supabase_key):
         raise ConfigError("config error: SUPABASE_URL: required for --source supabase")
@@ -174,19 +165,11 @@ def _replay_supabase(args: argparse.Namespace, settings: Settings) -> int:
             page_size=settings.history_page_size,
         )
     )  # fmt: skip
-
-    async def rows() -> AsyncIterator[dict[str, Any]]:
-        try:
-            async for page in client.rows(args.symbol, since, until):
-                for row in page:
-                    yield row
-        finally:
-            await client.aclose()
-
+    source = TableSource(client, args.symbol, since, until)
     try:
         summary = asyncio.run(
-            replay_rows(
-                rows(), args.symbol, args.out, settings.engine_config(),
+            replay(
+                source, args.symbol, args.out, settings.engine_config(),
                 settings.decision_config(), progress=not args.no_progress,
                 paper=_paper(args, settings),
             )

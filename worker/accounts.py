@@ -14,7 +14,6 @@ from typing import Any
 
 import structlog
 
-from adapters.files.timefmt import iso
 from adapters.projectx.client import ProjectXClient
 from adapters.projectx.events import (
     BadPayload,
@@ -41,6 +40,7 @@ from engine.account_state import (
     start_day,
 )
 from engine.calendar import trading_day_start
+from engine.timefmt import iso
 
 _EVENT_NAMES = {
     AccountEvent: "account_update",

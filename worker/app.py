@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from adapters.dryrun import DisabledExecutor, FlatBookContexts
-from adapters.files.csvfeed import SampleFeed
-from adapters.files.records import JsonlRecorder, NullRecorder
+from adapters.files.csv_source import SampleFeed
+from adapters.files.jsonl import JsonlRecorder, NullRecorder
 from adapters.freshness_gate import FreshnessGate
 from adapters.leader_gate import LeaderGate
 from adapters.lease import AdvisoryLease, StaticLease
@@ -28,12 +28,12 @@ from adapters.supabase.rest import HistoryClient, RestConfig
 from adapters.supabase.source import SourceConfig, SupabaseSource
 from engine.calendar import CALENDARS
 from engine.decide import HoldFirstDecider
-from engine.ports import BarSource, ContextProvider
+from engine.ports import BarSource, ContextProvider, ContractSource, Executor, Recorder
 from engine.risk import RiskLimits
-from worker.pipeline import Pipeline, Recorder
+from worker.pipeline import Pipeline
 from worker.settings import LIVE_FEED_ONLY, ConfigError, Settings
 from worker.startup import Phase
-from worker.trader import ContractSource, Executor, StaticContracts, Trader
+from worker.trader import StaticContracts, Trader
 from worker.userhub import (
     DecisionRecorder,
     build_user_hub,
@@ -131,9 +131,14 @@ def build(
     if live:  # outermost: a stale entry is logged as such in a dry run and on a standby too
         executor = FreshnessGate(executor, time.time, settings.max_signal_age_seconds)
     trader = Trader(
-        HoldFirstDecider(settings.decision_config()), broker.accounts, broker.contexts,
-        executor, recorder, broker.contracts, settings.default_trade_size,
-    )  # fmt: skip
+        decider=HoldFirstDecider(settings.decision_config()),
+        accounts=broker.accounts,
+        contexts=broker.contexts,
+        executor=executor,
+        recorder=recorder,
+        contracts=broker.contracts,
+        trade_size=settings.default_trade_size,
+    )
     return App(
         settings, source, pipeline, trader, recorder, on_sample, settings.effective_broker,
         [*hooks[0], *broker.startup], [*hooks[1], *broker.shutdown], lease, event_counts,

@@ -1,4 +1,4 @@
-"""The one path every row takes, live and in replay: normalize -> engine -> states.
+"""The one path every row takes, live and in replay: normalize -> time check -> engine.
 
 `Pipeline.ingest` is synchronous and cheap; what it returns (closed instants as
 `MarketState`s) goes to `Trader.on_state`, which is async because live contexts and
@@ -13,39 +13,37 @@ order) or not (it is rejected `time_jump`).
 
 from __future__ import annotations
 
-import logging
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
-from typing import Any, Final, Protocol
+from dataclasses import dataclass
 
 import structlog
 
-from adapters.files.records import tf_label
-from adapters.files.timefmt import iso
 from engine.aggregator import SymbolEngine
 from engine.config import EngineConfig
 from engine.jumps import JumpGuard, row_time, too_far_ahead
-from engine.model import ActionPlan, Bar1m, ClosedBar, MarketState, Outcome, Rejection
+from engine.model import Bar1m, MarketState, Outcome, Rejection
 from engine.normalize import normalize_row
-
-# Final: compiled, a module constant is a C static, not a dict lookup per use.
-_NONE: Final[tuple[MarketState, ...]] = ()
-_INF: Final = float("inf")
-_REJECTION: Final = Rejection
-
-
-class Recorder(Protocol):
-    def bar(self, bar: ClosedBar) -> None: ...
-    def decision(self, state: MarketState, plan: ActionPlan) -> None: ...
-    def close(self) -> None: ...
-
-
-class MinuteListener(Protocol):
-    def on_minute(self, bar: Bar1m) -> None: ...
+from engine.ports import (
+    MinuteListener,
+    Recorder,
+    RowReceived,
+    RowUnreadable,
+    SourceEvent,
+    Tick,
+)
+from engine.records import tf_label
+from engine.timefmt import iso
 
 
-# A row admitted by a jump guard, waiting to be applied: (bar, arrival, raw row or None).
-Admitted = tuple[Bar1m, float, Mapping[str, Any] | None]
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """A checked bar waiting to be applied: its clock time (None: leaves the clock) and
+    the event it came in (for a log line)."""
+
+    bar: Bar1m
+    arrival: float | None
+    event: RowReceived
 
 
 class Pipeline:
@@ -60,6 +58,7 @@ class Pipeline:
         symbols: tuple[str, ...],
         config: EngineConfig,
         recorder: Recorder,
+        *,
         wall_clock: Callable[[], float] | None = None,
         future_tolerance_s: float = 120.0,
     ) -> None:
@@ -68,135 +67,71 @@ class Pipeline:
         self.config = config
         self.engines = {symbol: SymbolEngine(symbol, config) for symbol in names}
         self.recorder = recorder
-        self._wall_clock = wall_clock
-        self._future_tolerance_s = future_tolerance_s
-        self._guards: dict[str, JumpGuard[Admitted]] = (
+        self.wall_clock = wall_clock
+        self.future_tolerance_s = future_tolerance_s
+        self.guards: dict[str, JumpGuard[Admitted]] = (
             {} if wall_clock is not None else {s: JumpGuard(config.time_jump_s) for s in names}
         )
         # Admitted rows not applied yet. A call applies them in order and stops after the
         # first that closes something, so that its states are decided before the next row
         # reaches the minute listeners (the paper broker): the order of an unheld stream.
-        self._waiting: deque[Admitted] = deque()
-        self._counts: Counter[str] = Counter()
-        # The two counters every row moves are plain ints, folded into `counts` on read
-        # (read and written on the event loop thread only, as everything here).
-        self._rows = 0
-        self._accepted = 0
-        # Unboxed in the compiled build (a float attribute is a C double; `float | None`
-        # would box a new float every row): -inf until a row arrived with a time.
-        self._last_arrival = -_INF
+        self.waiting: deque[Admitted] = deque()
+        self.counts: Counter[str] = Counter()  # rows, accepted, rejected.<reason>, ...
+        self.last_row_arrival: float | None = None  # epoch s; backfilled rows do not count
         self.minute_listeners: list[MinuteListener] = []  # e.g. the paper broker
-        self._log = structlog.get_logger("pipeline")
-        # Per-bar debug lines cost more than the engine itself: build them only when asked.
-        self._debug = self._log.is_enabled_for(logging.DEBUG)
+        self.log = structlog.get_logger("pipeline")
 
-    @property
-    def counts(self) -> Counter[str]:
-        """Rows, accepted, rejected/ignored by reason, duplicates, bars per timeframe..."""
-        counts = self._counts
-        if self._rows:
-            counts["rows"] += self._rows
-            self._rows = 0
-        if self._accepted:
-            counts["accepted"] += self._accepted
-            self._accepted = 0
-        return counts
+    def handle(self, event: SourceEvent) -> tuple[MarketState, ...]:
+        """One event of a source (engine/ports.py); the instants it closed, in order."""
+        if isinstance(event, RowReceived):
+            return self.ingest(event)
+        if isinstance(event, RowUnreadable):
+            return self.unreadable(event)
+        if isinstance(event, Tick):
+            return self.tick(event.now)
+        self.resume(event.now)
+        return ()
 
-    @property
-    def last_row_arrival(self) -> float | None:
-        """When the latest row arrived (epoch s), None before any (backfilled rows, which
-        arrive at -inf, do not count)."""
-        return self._last_arrival if self._last_arrival > -_INF else None
-
-    def ingest(self, row: Mapping[str, Any], arrival: float | None) -> tuple[MarketState, ...]:
-        """One raw `tv_datafeed` row received at `arrival` (epoch s; None = its own ts)."""
-        return self.ingest_normalized(
-            normalize_row(row, self.symbols, self.config.ambiguity_tolerance_s), arrival, row
-        )
-
-    def ingest_normalized(
-        self,
-        result: Bar1m | Rejection,
-        arrival: float | None,
-        row: Mapping[str, Any] | None = None,
-    ) -> tuple[MarketState, ...]:
-        self._rows += 1
-        if type(result) is _REJECTION:
-            self._rejected(result, row)
+    def ingest(self, event: RowReceived) -> tuple[MarketState, ...]:
+        """One raw `tv_datafeed` row; the instants it closed (or a row before it did)."""
+        self.counts["rows"] += 1
+        result = normalize_row(event.row, self.symbols, self.config.ambiguity_tolerance_s)
+        if isinstance(result, Rejection):
+            self._rejected(result, _brief(event.row, event.line))
             return self._apply_waiting()
-        bar: Bar1m = result  # type: ignore[assignment]
-        if arrival is None:
-            # The bar's own float object (compiled, an expression typed `float` would be
-            # unboxed and boxed anew, twice a row): its receipt, else its close.
-            arrival = bar.received
-            if arrival is None:
-                arrival = bar.open_time + 60.0
-        clock = self._wall_clock
-        if clock is not None:
-            now = clock()
-            if too_far_ahead(bar, now, self._future_tolerance_s):
-                ahead = round(row_time(bar) - now)
-                self._rejected(Rejection("future_timestamp", f"{ahead} s ahead of the clock"), row)
-                return _NONE
-            return self._apply(bar, arrival)
-        guard, at = self._guards[bar.symbol], row_time(bar)
-        if not self._waiting and guard.admit_now(at):  # in order: nothing to wait for
-            return self._apply(bar, arrival)
-        verdict = guard.offer((bar, arrival, row), at)
+        admitted = Admitted(result, _clock_time(event, result), event)
+        if self.wall_clock is not None:
+            now = self.wall_clock()
+            if too_far_ahead(result, now, self.future_tolerance_s):
+                ahead = round(row_time(result) - now)
+                rejection = Rejection("future_timestamp", f"{ahead} s ahead of the clock")
+                self._rejected(rejection, _brief(event.row, event.line))
+                return ()
+            return self._apply(admitted)
+        verdict = self.guards[result.symbol].offer(admitted, row_time(result))
         if verdict.rejected is not None:
             self._time_jump(verdict.rejected)
-        self._waiting.extend(verdict.admitted)
+        self.waiting.extend(verdict.admitted)
         return self._apply_waiting()
+
+    def unreadable(self, event: RowUnreadable) -> tuple[MarketState, ...]:
+        """A line of a file that is no row: rejected as any bad row is."""
+        self.counts["rows"] += 1
+        brief: dict[str, object] = {"line": event.line, "cells": [c[:40] for c in event.cells]}
+        self._rejected(Rejection(event.reason, event.detail), brief)
+        return self._apply_waiting()
+
+    def tick(self, now: float) -> tuple[MarketState, ...]:
+        """Advance every engine's watermark clock to `now` (epoch s)."""
+        states: list[MarketState] = []
+        for engine in self.engines.values():
+            states += self._closed(engine.tick(now))
+        return tuple(states)
 
     def watermark_due(self, now: float) -> bool:
         """Would `tick(now)` close a bucket (epoch s)? The live source asks the table
         right before it lets that happen."""
         return any(engine.watermark_due(now) for engine in self.engines.values())
-
-    def _apply_waiting(self) -> tuple[MarketState, ...]:
-        """Apply admitted rows in order, up to the first that closes something."""
-        states = _NONE
-        waiting = self._waiting
-        while waiting and not states:
-            bar, arrival, _ = waiting.popleft()
-            states = self._apply(bar, arrival)
-        return states
-
-    def _apply(self, bar: Bar1m, arrival: float) -> tuple[MarketState, ...]:
-        """One checked bar into its engine."""
-        if arrival > -_INF:
-            self._last_arrival = arrival
-        if bar.ambiguous:
-            self._counts["ambiguous"] += 1
-            self._log.warning(
-                "row_ambiguous", symbol=bar.symbol, bar_open=iso(bar.open_time),
-                received=iso(bar.received or 0.0), reason="receipt_after_tolerance",
-            )  # fmt: skip
-        outcome, states = self.engines[bar.symbol].add(bar, arrival)
-        if outcome is not Outcome.ACCEPTED:
-            self._not_applied(outcome, bar)
-        else:
-            self._accepted += 1
-            for listener in self.minute_listeners:
-                listener.on_minute(bar)
-        if states:
-            for state in states:
-                self._closed(state)
-        return states
-
-    def _time_jump(self, held: Admitted) -> None:
-        bar, _, row = held
-        detail = f"{iso(row_time(bar))}: far ahead of the rows around it"
-        self._rejected(Rejection("time_jump", detail), row)
-
-    def tick(self, now: float) -> tuple[MarketState, ...]:
-        """Advance every engine's watermark clock to `now` (epoch s)."""
-        out: list[MarketState] = []
-        for engine in self.engines.values():
-            for state in engine.tick(now):
-                self._closed(state)
-                out.append(state)
-        return tuple(out)
 
     def resume(self, now: float) -> None:
         """Rows were just received in bulk (warm-up, backfill): restart the silence clock
@@ -207,75 +142,101 @@ class Pipeline:
     def flush(self) -> tuple[MarketState, ...]:
         """End of a finite input: apply the rows still waiting, judge those still held
         (`JumpGuard.end`), then close what the watermark would eventually close."""
-        out: list[MarketState] = []
-        for guard in self._guards.values():
+        states: list[MarketState] = []
+        for guard in self.guards.values():
             verdict = guard.end()
             if verdict.rejected is not None:
                 self._time_jump(verdict.rejected)
-            self._waiting.extend(verdict.admitted)
-        while self._waiting:
-            out.extend(self._apply_waiting())
+            self.waiting.extend(verdict.admitted)
+        while self.waiting:
+            states += self._apply_waiting()
         for engine in self.engines.values():
-            for state in engine.flush():
-                self._closed(state)
-                out.append(state)
-        return tuple(out)
+            states += self._closed(engine.flush())
+        return tuple(states)
 
-    def _rejected(self, rejection: Rejection, row: Mapping[str, Any] | None) -> None:
-        if rejection.ignored:
-            self._counts[f"ignored.{rejection.reason}"] += 1
-            self._log.debug("row_ignored", reason=rejection.reason, detail=rejection.detail)
-            return
-        self._counts[f"rejected.{rejection.reason}"] += 1
-        self._log.warning(
-            "row_rejected", reason=rejection.reason, detail=rejection.detail, row=_brief(row)
-        )
+    # -- applying ------------------------------------------------------------------------
 
-    def _not_applied(self, outcome: str, bar: Bar1m) -> None:
-        self._counts[outcome] += 1
-        log = self._log.debug if outcome == Outcome.DUPLICATE else self._log.warning
-        log(_NOT_APPLIED[outcome], symbol=bar.symbol, bar_open=iso(bar.open_time), reason=outcome)
+    def _apply_waiting(self) -> tuple[MarketState, ...]:
+        """Apply admitted rows in order, up to the first that closes something."""
+        states: tuple[MarketState, ...] = ()
+        while self.waiting and not states:
+            states = self._apply(self.waiting.popleft())
+        return states
 
-    def _closed(self, state: MarketState) -> None:
-        for bar in state.closed:
-            self._counts[_BAR_KEYS.get(bar.timeframe) or _bar_key(bar.timeframe)] += 1
-            self.recorder.bar(bar)
-            if self._debug:
-                self._log.debug(
+    def _apply(self, admitted: Admitted) -> tuple[MarketState, ...]:
+        """One checked bar into its engine."""
+        bar = admitted.bar
+        if admitted.arrival is not None:
+            self.last_row_arrival = admitted.arrival
+        if bar.ambiguous:
+            self.counts["ambiguous"] += 1
+            self.log.warning(
+                "row_ambiguous", symbol=bar.symbol, bar_open=iso(bar.open_time),
+                received=iso(bar.received or 0.0), reason="receipt_after_tolerance",
+            )  # fmt: skip
+        outcome, states = self.engines[bar.symbol].add(bar, admitted.arrival)
+        if outcome == Outcome.ACCEPTED:
+            self.counts["accepted"] += 1
+            for listener in self.minute_listeners:
+                listener.on_minute(bar)
+        else:
+            self._not_applied(outcome, bar)
+        return self._closed(states)
+
+    def _closed(self, states: tuple[MarketState, ...]) -> tuple[MarketState, ...]:
+        for state in states:
+            for bar in state.closed:
+                self.counts[f"bars.{tf_label(bar.timeframe)}"] += 1
+                self.recorder.bar(bar)
+                self.log.debug(
                     "bar_closed", symbol=bar.symbol, timeframe=tf_label(bar.timeframe),
                     open_time=iso(bar.open_time), close=bar.close, minutes=bar.minutes,
                     ema=bar.ema, slope=bar.slope, regime=bar.regime,
                 )  # fmt: skip
+        return states
+
+    # -- what is not applied -------------------------------------------------------------
+
+    def _rejected(self, rejection: Rejection, row: dict[str, object]) -> None:
+        if rejection.ignored:
+            self.counts[f"ignored.{rejection.reason}"] += 1
+            self.log.debug("row_ignored", reason=rejection.reason, detail=rejection.detail)
+            return
+        self.counts[f"rejected.{rejection.reason}"] += 1
+        self.log.warning("row_rejected", reason=rejection.reason, detail=rejection.detail, row=row)
+
+    def _time_jump(self, held: Admitted) -> None:
+        detail = f"{iso(row_time(held.bar))}: far ahead of the rows around it"
+        self._rejected(Rejection("time_jump", detail), _brief(held.event.row, held.event.line))
+
+    def _not_applied(self, outcome: str, bar: Bar1m) -> None:
+        self.counts[outcome] += 1
+        fields = {"symbol": bar.symbol, "bar_open": iso(bar.open_time), "reason": outcome}
+        if outcome == Outcome.DUPLICATE:
+            self.log.debug("row_duplicate", **fields)
+        elif outcome == Outcome.CONFLICT:
+            self.log.warning("row_conflict", **fields)
+        else:
+            self.log.warning("row_late", **fields)
 
 
-# Literal event names, so that each can be grepped (tests/test_log_events.py reads them).
-_NOT_APPLIED: Final[dict[str, str]] = {
-    Outcome.DUPLICATE: "row_duplicate",
-    Outcome.CONFLICT: "row_conflict",
-    Outcome.LATE: "row_late",
-}
-_BAR_KEYS: Final[dict[int, str]] = {}
-
-
-def _bar_key(timeframe: int) -> str:
-    key = _BAR_KEYS[timeframe] = f"bars.{tf_label(timeframe)}"
-    return key
-
-
-def _brief(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The columns of a bad row worth logging (never indicator noise); from a file, also
-    the `line` it starts on, and all `cells` of a row with the wrong cell count."""
-    if row is None:
+def _clock_time(event: RowReceived, bar: Bar1m) -> float | None:
+    """The instant a row moves the engine's clock to: its arrival live, its own receipt
+    (else its bar's close) when it came in bulk, none when it was re-read (backfill)."""
+    if event.backfilled:
         return None
-    keys = ("line", "id", "ts", "symbol", "timeframe", "o", "h", "l", "c", "v", "bar_time")
-    out: dict[str, Any] = {k: _cell(row[k]) for k in keys if k in row}
-    cells = row.get("cells")
-    if isinstance(cells, list):
-        out["cells"] = [_cell(cell) for cell in cells[:20]]
+    if event.arrival is not None:
+        return event.arrival
+    return bar.received if bar.received is not None else bar.open_time + 60.0
+
+
+def _brief(row: Mapping[str, object], line: int | None) -> dict[str, object]:
+    """The columns of a bad row worth logging (never indicator noise), and from a file
+    the `line` it starts on."""
+    keys = ("id", "ts", "symbol", "timeframe", "o", "h", "l", "c", "v", "bar_time")
+    out: dict[str, object] = {} if line is None else {"line": line}
+    for key in keys:
+        if key in row:
+            value = row[key]
+            out[key] = value if value is None or type(value) is int else str(value)[:40]
     return out
-
-
-def _cell(value: object) -> object:
-    if value is None or type(value) is int:  # a line number stays a number
-        return value
-    return str(value)[:40]

@@ -1,13 +1,13 @@
-"""Replay: a CSV export through exactly the live pipeline, clocked by the rows' ts."""
+"""Replay: a CSV export (or the table itself) through exactly the live pipeline and
+trader, clocked by the rows' own receipt `ts`. Nothing is sent anywhere: a flat book,
+or the paper broker's simulated one."""
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import os
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,22 +15,18 @@ import structlog
 from tqdm import tqdm  # type: ignore[import-untyped]
 
 from adapters.dryrun import FlatBookContexts, SignalsOnlyExecutor
-from adapters.files.csvread import Columns, Layout, read_columns
-from adapters.files.records import JsonlRecorder, write_jsonl
+from adapters.files.csv_source import CsvSource
+from adapters.files.jsonl import JsonlRecorder, write_jsonl
 from adapters.paper.broker import PaperBroker, PaperConfig
 from adapters.paper.trades import trade_record
 from engine.config import DecisionConfig, EngineConfig
 from engine.decide import HoldFirstDecider
-from engine.model import Bar1m, Rejection
-from engine.normalize import normalize_fields
-from engine.ports import ContextProvider
-from worker.native import build_name
+from engine.ports import BarSource, ContextProvider, Executor
 from worker.pipeline import Pipeline
-from worker.trader import Executor, StaticContracts, Trader
+from worker.trader import StaticContracts, Trader
 
 REPLAY_ACCOUNT = "replay"
 SUMMARY = "summary.json"
-REPLAY_HOLD_LINES = 256  # JSONL lines held per file write (~64 KiB; see JsonlRecorder)
 
 
 def replay_csv(
@@ -45,7 +41,49 @@ def replay_csv(
     """Replay `input_path` into `out_dir` (bars.jsonl, decisions.jsonl, summary.json);
     with `paper`, through the paper broker (summary gains trades and P&L, trades.jsonl
     has one line per round trip; the broker logs nothing per trade: stdout stays quiet)."""
-    return asyncio.run(_replay(input_path, symbol, out_dir, config, decision, progress, paper))
+    source = CsvSource(input_path)
+    rows = source.rows.count_lines() - 1 if progress else None
+    return asyncio.run(
+        replay(source, symbol, out_dir, config, decision, progress=progress, paper=paper,
+               total_rows=rows)
+    )  # fmt: skip
+
+
+async def replay(
+    source: BarSource,
+    symbol: str,
+    out_dir: Path,
+    config: EngineConfig,
+    decision: DecisionConfig | None = None,
+    *,
+    progress: bool = False,
+    paper: PaperConfig | None = None,
+    total_rows: int | None = None,
+) -> dict[str, Any]:
+    """Every event of `source` through the pipeline; each closed instant decided before
+    the next row, as live. A summary.json left by an earlier run goes first: only a
+    finished replay writes one."""
+    (out_dir / SUMMARY).unlink(missing_ok=True)
+    pipeline, trader = _replay_stack(symbol, out_dir, config, decision, paper)
+    structlog.get_logger("replay").info(
+        "replay_started", input=source.name, symbol=symbol, out=str(out_dir)
+    )
+    started = time.perf_counter()
+    bar = tqdm(total=total_rows, unit="rows", disable=not progress, mininterval=0.5,
+               desc="replay")  # fmt: skip
+    try:
+        async for event in source.events():
+            for state in pipeline.handle(event):
+                await trader.on_state(state)
+            bar.update()
+        if bar.total is not None:
+            bar.n = bar.total  # the whole input was read: the bar ends at 100%
+    except BaseException:
+        pipeline.recorder.close()  # what was decided up to the failure stays on disk
+        raise
+    finally:
+        bar.close()
+    return await _finish(pipeline, trader, out_dir, started)
 
 
 def _replay_stack(
@@ -55,10 +93,8 @@ def _replay_stack(
     decision: DecisionConfig | None,
     paper: PaperConfig | None = None,
 ) -> tuple[Pipeline, Trader]:
-    """Flat book and nothing sent (default), or the paper broker's simulated book. A
-    summary.json left by an earlier run goes first: only a finished replay writes one."""
-    (out_dir / SUMMARY).unlink(missing_ok=True)
-    recorder = JsonlRecorder(out_dir, hold=REPLAY_HOLD_LINES)
+    """Flat book and nothing sent (default), or the paper broker's simulated book."""
+    recorder = JsonlRecorder(out_dir, flush_each_line=False)
     pipeline = Pipeline((symbol,), config, recorder)
     contexts: ContextProvider = FlatBookContexts()
     executor: Executor = SignalsOnlyExecutor()
@@ -67,14 +103,10 @@ def _replay_stack(
         pipeline.minute_listeners.append(broker)
         contexts = executor = broker
     trader = Trader(
-        HoldFirstDecider(decision or DecisionConfig()),
-        (REPLAY_ACCOUNT,),
-        contexts,
-        executor,
-        recorder,
-        contracts=StaticContracts(),
+        decider=HoldFirstDecider(decision or DecisionConfig()), accounts=(REPLAY_ACCOUNT,),
+        contexts=contexts, executor=executor, recorder=recorder, contracts=StaticContracts(),
         log_states=False,
-    )
+    )  # fmt: skip
     return pipeline, trader
 
 
@@ -99,109 +131,6 @@ async def _finish(
         "replay_done", **{k: summary[k] for k in ("rows_read", "rows_per_second")}
     )
     return summary
-
-
-async def _replay(
-    input_path: Path,
-    symbol: str,
-    out_dir: Path,
-    config: EngineConfig,
-    decision: DecisionConfig | None,
-    progress: bool,
-    paper: PaperConfig | None = None,
-) -> dict[str, Any]:
-    pipeline, trader = _replay_stack(symbol, out_dir, config, decision, paper)
-    assert trader.in_memory, "replay runs on in-memory providers only"
-    structlog.get_logger("replay").info(
-        "replay_started",
-        input=str(input_path),
-        symbol=symbol,
-        out=str(out_dir),
-        engine_build=build_name(),
-    )
-    started = time.perf_counter()
-    symbols, tolerance = pipeline.symbols, config.ambiguity_tolerance_s
-    layout = Layout(input_path)
-    bar = tqdm(
-        total=input_path.stat().st_size,  # noqa: ASYNC240 -- once, before the loop
-        unit="B", unit_scale=True, disable=not progress,
-        mininterval=0.5, desc="replay",
-    )  # fmt: skip
-    rows = 0
-    # The row path makes no reference cycles (tests/worker/test_replay_speed.py checks it),
-    # so the cycle collector has nothing to find; paused, it stops rescanning the batches.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        for batch in read_columns(input_path):
-            _replay_batch(batch, pipeline, trader, symbols, tolerance)
-            rows += batch.n
-            if progress:  # an estimate from the first lines' length, until the end
-                bar.n = min(bar.total, int(rows * layout.line_bytes))
-                bar.refresh()
-        bar.n = bar.total  # the whole file was read: the bar ends at 100%
-    except BaseException:
-        pipeline.recorder.close()  # what was decided up to the failure stays on disk
-        raise
-    finally:
-        if collecting:
-            gc.enable()
-        bar.close()
-    return await _finish(pipeline, trader, out_dir, started)
-
-
-def _replay_batch(
-    batch: Columns,
-    pipeline: Pipeline,
-    trader: Trader,
-    symbols: frozenset[str],
-    tolerance: float,
-) -> None:
-    """Each row of a batch through the live path; each closed instant decided at once,
-    before the next row, as live. A plain function, not a coroutine: its locals stay C
-    locals in the compiled build (the replay's providers are all in memory)."""
-    sym, tf, ts, bar_time, malformed = (
-        batch.symbol, batch.timeframe, batch.ts, batch.bar_time, batch.malformed
-    )  # fmt: skip
-    o, h, low, c, v = batch.o, batch.h, batch.low, batch.c, batch.v
-    for i in range(batch.n):
-        if malformed and i in malformed:
-            result: Bar1m | Rejection = malformed[i]
-        else:
-            result = normalize_fields(
-                sym[i], tf[i], ts[i], o[i], h[i], low[i], c[i], v[i],
-                None if bar_time is None else bar_time[i], symbols, tolerance,
-            )  # fmt: skip
-        # A rejected row's log line says where it is in the file (line, id, its cells).
-        row = batch.source(i) if type(result) is Rejection and not result.ignored else None
-        states = pipeline.ingest_normalized(result, None, row)
-        if states:
-            for state in states:
-                trader.on_state_now(state)
-
-
-async def replay_rows(
-    rows: AsyncIterator[dict[str, Any]],
-    symbol: str,
-    out_dir: Path,
-    config: EngineConfig,
-    decision: DecisionConfig | None = None,
-    progress: bool = False,
-    paper: PaperConfig | None = None,
-) -> dict[str, Any]:
-    """Replay raw rows (e.g. read from the table over REST), each at its own ts."""
-    pipeline, trader = _replay_stack(symbol, out_dir, config, decision, paper)
-    started = time.perf_counter()
-    with tqdm(unit="rows", disable=not progress, mininterval=0.5, desc="replay") as bar:
-        try:
-            async for row in rows:
-                for state in pipeline.ingest(row, None):
-                    await trader.on_state(state)
-                bar.update()
-        except BaseException:
-            pipeline.recorder.close()  # what was decided up to the failure stays on disk
-            raise
-    return await _finish(pipeline, trader, out_dir, started)
 
 
 def build_summary(pipeline: Pipeline, trader: Trader, wall_s: float) -> dict[str, Any]:

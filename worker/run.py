@@ -26,14 +26,13 @@ from typing import Any
 import structlog
 
 from adapters.backoff import backoff_delay
-from adapters.files.timefmt import iso
 from engine.calendar import CALENDARS
 from engine.model import MarketState
+from engine.timefmt import iso
 from worker.app import App, run_mode
 from worker.failures import describe
 from worker.health import HealthFn, HealthServer, Webhook, health_check
 from worker.metrics import LoopLagMonitor, build_registry, render
-from worker.native import build_name
 from worker.startup import StartupStatus, start_up
 
 # Signal to exit within 2 s: the in-flight decision gets DRAIN_S, the shutdown hooks
@@ -65,7 +64,7 @@ async def run(app: App) -> int:
     2) on a permanent start-up failure; anything unexpected goes up (exit 1)."""
     log = structlog.get_logger("worker")
     log.info(
-        "worker_started", symbols=list(app.settings.symbol_list), engine_build=build_name(),
+        "worker_started", symbols=list(app.settings.symbol_list),
         flat_window=app.settings.flat_window_text, **run_mode(app).fields(),
     )  # fmt: skip
     stop = asyncio.Event()
@@ -256,21 +255,13 @@ async def _supervised(app: App, status: StreamStatus, starting: StartupStatus) -
 
 
 async def _stream(app: App, status: StreamStatus, starting: StartupStatus) -> None:
-    pipeline, on_state = app.pipeline, app.trader.on_state
-    async for kind, payload, arrival in app.source.events():
+    async for event in app.source.events():
         if starting.phase is not None and getattr(app.source, "live", True):
             starting.phase = None  # subscribed and caught up: started
-        if kind == "row":
-            states = pipeline.ingest(payload, arrival)
-        elif kind == "tick":
-            states = pipeline.tick(arrival)
-        else:  # "resume": a bulk of rows was just received (warm-up, backfill)
-            pipeline.resume(arrival)
-            continue
-        for state in states:
+        for state in app.pipeline.handle(event):
             status.idle.clear()
             try:
-                await on_state(state)
+                await app.trader.on_state(state)
             finally:
                 status.idle.set()
         if status.stopping:

@@ -21,8 +21,8 @@ import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from adapters.backoff import backoff_delay
-from adapters.files.timefmt import iso
 from adapters.logs import mask_text
+from engine.timefmt import iso
 from worker.failures import Permanent, Transient, classify, describe
 
 if TYPE_CHECKING:
@@ -133,8 +133,8 @@ class WarmUp:
         self.app, self.rows = app, 0
 
     async def read(self) -> None:
-        async for row in self.app.source.warm_up_rows():
-            self.app.pipeline.ingest(row, None)
+        async for event in self.app.source.warm_up():
+            self.app.pipeline.handle(event)
             self.rows += 1
 
     def done(self, log: Any) -> None:

@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from adapters.files.records import decision_record
 from adapters.projectx.client import ProjectXClient
 from adapters.signalr.factory import adapter_factory
 from adapters.signalr.listener import ListenerConfig, UserHubListener
 from adapters.supabase.outbox import Outbox, OutboxDelivery
 from adapters.supabase.results import TRIGGER_DECISION, PostgrestWriter, ResultsConfig
 from engine.model import ActionPlan, ClosedBar, MarketState
+from engine.ports import Recorder
+from engine.records import decision_record
 from worker.accounts import AccountTracker
-from worker.pipeline import Recorder
 from worker.settings import Settings
 from worker.startup import Phase
 

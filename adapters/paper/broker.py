@@ -36,12 +36,12 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from adapters.files.timefmt import iso
 from adapters.paper.trades import PaperTrade, money, side_text, stats, trade_record
 from engine.calendar import trading_day_start
 from engine.execution import SIDE_BUY, SIDE_SELL, PlaceEntry
 from engine.model import Bar1m, MarketState, PositionContext
 from engine.risk import DayMetrics, Fill, RiskLimits, context_from, day_metrics
+from engine.timefmt import iso
 
 STOP, TARGET = "stop", "target"
 _EPS = 1e-9  # points: a level is touched when the bar reaches it within this tolerance

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from adapters.files.timefmt import iso
 from engine.execution import SIDE_BUY
+from engine.timefmt import iso
 
 
 @dataclass(frozen=True, slots=True)

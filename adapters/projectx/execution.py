@@ -20,13 +20,13 @@ from typing import Any
 
 import structlog
 
-from adapters.files.timefmt import iso
 from adapters.projectx.budget import BudgetExceeded
 from adapters.projectx.client import AmbiguousOrder, GatewayError, ProjectXClient
 from adapters.projectx.intents import IntentStore
 from adapters.projectx.lookup import SEVERAL_CANDIDATES, Lookup, find_order
 from engine.execution import ORDER_TYPE_MARKET, PlaceEntry
 from engine.model import MarketState
+from engine.timefmt import iso
 
 
 def order_body(entry: PlaceEntry, account_id: int) -> dict[str, Any]:

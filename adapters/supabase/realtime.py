@@ -21,8 +21,34 @@ from typing import Any
 import structlog
 from realtime import AsyncRealtimeClient, RealtimeSubscribeStates
 
-ROW, STATE, BAD = "row", "state", "bad"
 READY = "READY"  # the server started streaming the subscription
+
+
+@dataclass(frozen=True, slots=True)
+class Inserted:
+    """A change event of an INSERT, as realtime-py delivered it, and when (wall clock)."""
+
+    payload: Any
+    arrival: float
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelState:
+    """The channel's state (SUBSCRIBED, READY, CHANNEL_ERROR, ...) and its error, if any."""
+
+    name: str
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BadFrame:
+    """A frame realtime-py could not read and dropped (it logs it; we count it)."""
+
+    reason: str
+    detail: str
+
+
+FeedEvent = Inserted | ChannelState | BadFrame
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +70,9 @@ def symbol_filter(symbols: tuple[str, ...]) -> str | None:
 
 
 class RealtimeFeed:
-    """Events on `queue`: (ROW, payload, arrival epoch s) and (STATE, name, error)."""
+    """Events on `queue`: `Inserted` rows and `ChannelState`s."""
 
-    def __init__(self, config: RealtimeConfig, queue: asyncio.Queue[tuple[str, Any, Any]]):
+    def __init__(self, config: RealtimeConfig, queue: asyncio.Queue[FeedEvent]):
         self.config = config
         self.queue = queue
         self.state = "new"
@@ -88,7 +114,7 @@ class RealtimeFeed:
 
     def _on_change(self, payload: Any) -> None:
         try:
-            self.queue.put_nowait((ROW, payload, time.time()))
+            self.queue.put_nowait(Inserted(payload, time.time()))
         except Exception:  # noqa: BLE001 -- never raise into realtime-py's listen task
             structlog.get_logger("realtime").exception("enqueue_failed")
 
@@ -96,17 +122,17 @@ class RealtimeFeed:
         with contextlib.suppress(Exception):  # never raise into realtime-py's listen task
             message = str(getattr(payload, "message", ""))
             if getattr(payload, "extension", "") == "postgres_changes" and "ubscribed" in message:
-                self.queue.put_nowait((STATE, READY, None))
+                self.queue.put_nowait(ChannelState(READY))
 
     def _on_state(self, state: RealtimeSubscribeStates, error: Exception | None) -> None:
         self.state = state.value
-        self.queue.put_nowait((STATE, state.value, repr(error) if error else None))
+        self.queue.put_nowait(ChannelState(state.value, repr(error) if error else None))
 
 
 class BadFrameCounter(logging.Handler):
     """realtime-py logs frames it cannot parse and drops them; count and re-log them."""
 
-    def __init__(self, queue: asyncio.Queue[tuple[str, Any, Any]]) -> None:
+    def __init__(self, queue: asyncio.Queue[FeedEvent]) -> None:
         super().__init__(level=logging.ERROR)
         self.queue = queue
 
@@ -114,4 +140,4 @@ class BadFrameCounter(logging.Handler):
         message = record.getMessage()
         if message.startswith("Unrecognized message format"):
             with contextlib.suppress(Exception):  # a log handler must never raise
-                self.queue.put_nowait((BAD, "unrecognized_frame", message[:200]))
+                self.queue.put_nowait(BadFrame("unrecognized_frame", message[:200]))

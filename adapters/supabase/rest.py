@@ -16,8 +16,9 @@ from typing import Any
 import httpx
 import structlog
 
-from adapters.files.timefmt import iso
 from adapters.supabase.http import postgrest_client
+from engine.ports import RowReceived, SourceEvent
+from engine.timefmt import iso
 
 COLUMNS = "id,ts,symbol,timeframe,o,h,l,c,v"
 
@@ -140,3 +141,28 @@ def _error(response: httpx.Response) -> HistoryError:
         f"HTTP {response.status_code} {code or ''} {message}".replace("  ", " "),
         response.status_code, str(code) if code is not None else None,
     )  # fmt: skip
+
+
+class TableSource:
+    """The table's rows for one symbol and time range, as a finite source
+    (`replay --source supabase`): each row at its own receipt `ts`."""
+
+    is_live_feed = False  # history: orders never follow
+    name = "supabase table"
+
+    def __init__(
+        self, client: HistoryClient, symbol: str, since: float, until: float | None
+    ) -> None:
+        self.client, self.symbol, self.since, self.until = client, symbol, since, until
+
+    async def warm_up(self) -> AsyncIterator[SourceEvent]:
+        return
+        yield  # nothing before the range: it is all history
+
+    async def events(self) -> AsyncIterator[SourceEvent]:
+        try:
+            async for page in self.client.rows(self.symbol, self.since, self.until):
+                for row in page:
+                    yield RowReceived(row)
+        finally:
+            await self.client.aclose()

@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 
-from adapters.files.timefmt import iso
 from adapters.supabase.http import postgrest_client
 from adapters.supabase.outbox import RowRejected
 from engine.round_trips import Leg, RoundTrip
+from engine.timefmt import iso
 
 STRATEGY = "reduction_trigger"
 TRADE_RESULT = "trade_result"

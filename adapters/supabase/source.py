@@ -3,12 +3,11 @@
 watchdog, a watch on symbols that fall silent, and reconnects with capped, jittered
 backoff — forever.
 
-Events yielded (one consumer, in order): (ROW, row, arrival), (TICK, None, now) and
-(RESUME, None, now) after a bulk of rows was received (warm-up, backfill) — the
-watermark's silence clock restarts there.
-Arrival is the wall clock for live rows and `BACKFILL` for rows fetched over REST:
-those must not advance the engine's clock, so an outage can never make the watermark
-close a bucket whose minutes are still on their way (PLANS.md, decision log).
+Events yielded (engine/ports.py; one consumer, in order): `RowReceived` (a live row
+with its wall-clock arrival, or a row re-read over REST, `backfilled`: it never moves
+the engine's clock, so an outage cannot make the watermark close a bucket whose minutes
+are still on their way), `Tick` (time passes) and `Resumed` after a bulk of rows
+(warm-up, backfill): the watermark's silence clock restarts there.
 """
 
 from __future__ import annotations
@@ -17,25 +16,29 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
 from adapters.backoff import backoff_delay
-from adapters.files.timefmt import iso, parse_iso
 from adapters.supabase.parsing import record_of
-from adapters.supabase.realtime import BAD, READY, ROW, STATE, BadFrameCounter, RealtimeFeed
+from adapters.supabase.realtime import (
+    READY,
+    BadFrame,
+    BadFrameCounter,
+    ChannelState,
+    FeedEvent,
+    Inserted,
+    RealtimeFeed,
+)
 from adapters.supabase.rest import HistoryClient, row_key
 from engine.calendar import in_session
 from engine.model import Rejection
+from engine.ports import Resumed, RowReceived, SourceEvent, Tick
 from engine.silence import SilenceChange, SymbolSilence
-
-TICK = "tick"
-RESUME = "resume"
-BACKFILL = float("-inf")  # arrival of a backfilled row: does not move the engine's clock
-Event = tuple[str, Any, float]
+from engine.timefmt import iso, parse_iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +73,7 @@ class SupabaseSource:
         self,
         config: SourceConfig,
         history: HistoryClient,
-        feed_factory: Callable[[asyncio.Queue[Event]], RealtimeFeed],
+        feed_factory: Callable[[asyncio.Queue[FeedEvent]], RealtimeFeed],
         clock: Callable[[], float] = time.time,
         session: Callable[[float], bool] = in_session,
         watermark_due: Callable[[float], bool] = _never_due,
@@ -93,7 +96,7 @@ class SupabaseSource:
         self._silence = SymbolSilence(config.symbols, config.symbol_silent_s)
         self._log = structlog.get_logger("source")
 
-    async def warm_up_rows(self) -> AsyncIterator[dict[str, Any]]:
+    async def warm_up(self) -> AsyncIterator[RowReceived]:
         """History for the warm-up: every symbol, the last `warmup_s` seconds. Called
         again after a failure, it resumes after the last row it yielded (same window)."""
         if self._warm_since is None:
@@ -106,16 +109,16 @@ class SupabaseSource:
                 for row in page:
                     self._seen(row)
                     self._warm_after[symbol] = row_key(row)
-                    yield row
+                    yield RowReceived(row)
             self._warm_done.add(symbol)
 
-    async def events(self) -> AsyncIterator[Event]:
-        yield RESUME, None, self.clock()  # the warm-up rows were received just now
+    async def events(self) -> AsyncIterator[SourceEvent]:
+        yield Resumed(self.clock())  # the warm-up rows were received just now
         attempt = 0
         while True:
-            queue: asyncio.Queue[Event] = asyncio.Queue()
+            queue: asyncio.Queue[FeedEvent] = asyncio.Queue()
             feed = self.feed_factory(queue)
-            handler = BadFrameCounter(queue)  # type: ignore[arg-type]
+            handler = BadFrameCounter(queue)
             logging.getLogger("realtime").addHandler(handler)
             try:
                 await feed.open()
@@ -137,54 +140,58 @@ class SupabaseSource:
             await asyncio.sleep(delay)
 
     async def _session(
-        self, feed: RealtimeFeed, queue: asyncio.Queue[Event]
-    ) -> AsyncIterator[Event]:
+        self, feed: RealtimeFeed, queue: asyncio.Queue[FeedEvent]
+    ) -> AsyncIterator[SourceEvent]:
         opened = last_gap_check = self.clock()
         subscribed_at: float | None = None
         while True:
             try:
-                kind, value, extra = await asyncio.wait_for(queue.get(), self.config.tick_s)
+                item: FeedEvent | None = await asyncio.wait_for(queue.get(), self.config.tick_s)
             except TimeoutError:
-                kind, value, extra = TICK, None, None
+                item = None  # a tick: a second without anything from the feed
             now = self.clock()
             stale: str | None = None
-            if self.live and kind != STATE and self._gap_check_due(now, opened, last_gap_check):
+            state = item if isinstance(item, ChannelState) else None
+            if self.live and state is None and self._gap_check_due(now, opened, last_gap_check):
                 # Before a row or tick can let the watermark close a bucket, ask the table
                 # itself. Rows that never came live mean a dead subscription.
                 last_gap_check, newest_before = now, self.last_ts
                 missed = 0
                 async for event in self._backfill("gap_check"):
-                    missed += self._missed_live(event[1], newest_before, now)
+                    missed += self._missed_live(event.row, newest_before, now)
                     yield event
                 if missed:
                     stale = "rows in the table never came live"
-            if kind == STATE:
-                self._state(value, error=extra)
-                if value == READY or (value == "SUBSCRIBED" and feed.ready_without_system):
+            if state is not None:
+                self._state(state.name, error=state.error)
+                ready = state.name == READY or (
+                    state.name == "SUBSCRIBED" and feed.ready_without_system
+                )
+                if ready:
                     async for event in self._backfill("subscribed"):
                         yield event
                     self.live, last_gap_check = True, self.clock()
-                    yield RESUME, None, last_gap_check
-                elif value == "SUBSCRIBED":
+                    yield Resumed(last_gap_check)
+                elif state.name == "SUBSCRIBED":
                     subscribed_at = now
                 else:  # CHANNEL_ERROR, TIMED_OUT, CLOSED: rebuild with our own backoff
                     return
-            elif kind == TICK and subscribed_at is not None and not self.live:
+            elif item is None and subscribed_at is not None and not self.live:
                 if now - subscribed_at > self.config.ready_timeout_s:
                     self._state("ready_timeout", waited_s=round(now - subscribed_at, 1))
                     async for event in self._backfill("subscribed"):
                         yield event
                     self.live, last_gap_check = True, self.clock()
-                    yield RESUME, None, last_gap_check
-            elif kind == ROW:
-                row = self._parse(value)
+                    yield Resumed(last_gap_check)
+            elif isinstance(item, Inserted):
+                row = self._parse(item.payload)
                 if row is not None:
-                    self.last_row_at = extra
+                    self.last_row_at = item.arrival
                     self._report(self._silence.row(str(row.get("symbol", "")).upper(), now))
-                    yield ROW, row, extra
-            elif kind == BAD:
-                self.counts[f"bad_frame.{value}"] += 1
-                self._log.warning("source_bad_frame", reason=value, detail=extra)
+                    yield RowReceived(row, arrival=item.arrival)
+            elif isinstance(item, BadFrame):
+                self.counts[f"bad_frame.{item.reason}"] += 1
+                self._log.warning("source_bad_frame", reason=item.reason, detail=item.detail)
             quiet = now - max(self.last_row_at or opened, opened)  # this session's silence
             if stale is None and self.live and quiet >= self.config.stale_after_s:
                 stale = (
@@ -199,8 +206,8 @@ class SupabaseSource:
             if self.live:  # every event, not only ticks: a busy feed may leave no idle tick
                 for change in self._silence.check(now, self.session(now)):
                     self._report(change)
-            if kind == TICK and self.live:
-                yield TICK, None, now
+            if item is None and self.live:
+                yield Tick(now)
 
     def _gap_check_due(self, now: float, opened: float, last_check: float) -> bool:
         """Ask the table after `grace_s` without any row (a liveness probe), and right
@@ -224,7 +231,7 @@ class SupabaseSource:
         else:
             self._log.info("symbol_resumed", symbol=change.symbol, silent_s=silent_s)
 
-    async def _backfill(self, why: str) -> AsyncIterator[Event]:
+    async def _backfill(self, why: str) -> AsyncIterator[RowReceived]:
         since = (
             self.last_ts - self.config.overlap_s
             if self.last_ts is not None
@@ -236,7 +243,7 @@ class SupabaseSource:
                 for row in page:
                     rows += 1
                     self._seen(row)
-                    yield ROW, row, BACKFILL
+                    yield RowReceived(row, backfilled=True)
         self.counts[f"backfill_rows.{why}"] += rows
         self._log.info("backfill_done", why=why, since=iso(since), rows=rows)
 
@@ -250,7 +257,9 @@ class SupabaseSource:
         self._seen(record)
         return record
 
-    def _missed_live(self, row: dict[str, Any], newest_before: float | None, now: float) -> bool:
+    def _missed_live(
+        self, row: Mapping[str, object], newest_before: float | None, now: float
+    ) -> bool:
         """Is `row`, found by a gap check, one that should have come live by `now`: newer
         than any row seen before the check, and not written in the last `in_flight_s`?"""
         try:

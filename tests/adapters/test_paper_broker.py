@@ -11,9 +11,8 @@ from structlog.testing import capture_logs
 from adapters.paper import PaperBroker, PaperConfig, PaperPosition, PaperTrade
 from engine.execution import SIDE_BUY, SIDE_SELL, PlaceEntry, entry_tag
 from engine.model import Bar1m, MarketState, PositionContext
-from engine.ports import ContextProvider
+from engine.ports import ContextProvider, Executor
 from engine.risk import DayMetrics, RiskLimits
-from worker.trader import Executor
 
 CDT = timezone(timedelta(hours=-5))
 T = int(datetime(2025, 6, 16, 10, 0, tzinfo=CDT).timestamp())  # Monday, mid-session

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import structlog
 
-from adapters.files.records import NullRecorder
+from adapters.files.jsonl import NullRecorder
 from adapters.logs import configure_logging
 from adapters.projectx.client import ProjectXClient, ProjectXConfig
 from adapters.projectx.context import ContractResolver, ProjectXContexts
@@ -22,9 +22,9 @@ from engine.config import DecisionConfig
 from engine.decide import HoldFirstDecider
 from engine.execution import PlaceEntry
 from engine.model import ClosedBar, MarketState, PositionContext
+from engine.ports import Recorder  # noqa: F401 -- the protocol the null recorder satisfies
 from engine.risk import RiskLimits
 from tests.fakes.projectx_gateway import FakeProjectX
-from worker.pipeline import Recorder  # noqa: F401 -- the protocol the null recorder satisfies
 from worker.trader import StaticContracts, Trader
 
 CONTRACT = "CON.F.US.MES.Z25"

@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from adapters.files.timefmt import parse_iso
 from adapters.supabase.realtime import RealtimeConfig, RealtimeFeed
 from adapters.supabase.rest import HistoryClient, RestConfig
-from adapters.supabase.source import TICK, SourceConfig, SupabaseSource
+from adapters.supabase.source import SourceConfig, SupabaseSource
 from engine.calendar import always_open
+from engine.ports import RowReceived, SourceEvent, Tick
+from engine.timefmt import parse_iso
 from tests.e2e.livekit import Inserter
 from tests.fakes.pg_fixtures import API_KEY
 from tests.fakes.postgrest import FakePostgrest
@@ -35,7 +36,7 @@ class Run:
     source: SupabaseSource
     now: list[float]
     logs: list[dict[str, Any]]  # every log line since before the source was built
-    events: list[tuple[str, Any, Any]] = field(default_factory=list)
+    events: list[SourceEvent] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
 
     async def consume(self) -> None:
@@ -43,7 +44,9 @@ class Run:
             self.events.append(event)
 
     def rows(self, symbol: str) -> int:
-        return sum(1 for kind, row, _ in self.events if kind == "row" and row["symbol"] == symbol)
+        return sum(
+            1 for e in self.events if isinstance(e, RowReceived) and e.row["symbol"] == symbol
+        )
 
 
 @pytest.fixture
@@ -116,7 +119,7 @@ async def test_the_table_is_asked_before_a_tick_that_lets_the_watermark_close(ru
     run.now[0] += 5.0
     FLIP[0] = run.now[0]  # from now on a tick would let the watermark close
     seen = len(run.events)
-    await eventually(lambda: any(k == TICK for k, _, _ in run.events[seen:]))
+    await eventually(lambda: any(isinstance(e, Tick) for e in run.events[seen:]))
     first_tick = len(checks())
     FLIP[0] = float("inf")
     assert first_tick, "the first tick due to close came without asking the table"
@@ -169,7 +172,7 @@ async def test_a_2030_row_does_not_blind_the_backfill(
     outage = {datetime.fromtimestamp(t, UTC).isoformat() for t in (real_now - 60, real_now - 1)}
 
     def received() -> set[str]:
-        return {r["ts"] for kind, r, _ in run.events if kind == "row"}
+        return {e.row["ts"] for e in run.events if isinstance(e, RowReceived)}
 
     await eventually(lambda: {parse_iso(t) for t in received()} >= {parse_iso(t) for t in outage},
                      20, message="the outage's rows, backfilled")  # fmt: skip

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.files.timefmt import parse_iso
 from adapters.supabase.rest import HistoryClient, HistoryError, RestConfig, row_key
+from engine.timefmt import parse_iso
 from tests.e2e.livekit import insert_now, recent_rows
 from tests.fakes.pg_fixtures import API_KEY
 from tests.fakes.postgrest import FakePostgrest

@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from adapters.files.timefmt import iso
 from engine.execution import entry_tag
+from engine.timefmt import iso
 from tests.e2e.livekit import (
     NO_HUB,
     Inserter,

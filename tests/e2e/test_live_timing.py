@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from adapters.files.timefmt import iso, parse_iso
+from engine.timefmt import iso, parse_iso
 from tests.e2e.livekit import (
     ROOT,
     Inserter,

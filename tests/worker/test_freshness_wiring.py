@@ -10,6 +10,7 @@ from structlog.testing import capture_logs
 
 from adapters.supabase.source import SupabaseSource
 from engine.model import Action, ActionPlan, MarketState
+from engine.ports import RowReceived
 from worker.app import build
 from worker.settings import Settings
 from worker.trader import Trader
@@ -45,7 +46,7 @@ def test_live_rows_far_ahead_of_the_wall_clock_are_rejected() -> None:
     app = build(Settings(broker="none", **LIVE), configure_logs=False)  # type: ignore[arg-type]
     row = {"ts": "2030-01-01T00:00:30Z", "symbol": "MES", "timeframe": "1",
            "o": "1", "h": "1", "l": "1", "c": "1", "v": "1"}  # fmt: skip
-    app.pipeline.ingest(row, None)
+    app.pipeline.ingest(RowReceived(row))
     assert app.pipeline.counts["rejected.future_timestamp"] == 1
 
 
@@ -56,5 +57,5 @@ async def test_the_sample_feed_keeps_simulated_time() -> None:
     assert skipped["reason"] == "signals only"
     row = {"ts": "2030-01-01T00:00:30Z", "symbol": "MES", "timeframe": "1",
            "o": "1", "h": "1", "l": "1", "c": "1", "v": "1"}  # fmt: skip
-    app.pipeline.ingest(row, None)
+    app.pipeline.ingest(RowReceived(row))
     assert "rejected.future_timestamp" not in app.pipeline.counts  # judged by its neighbours

@@ -9,14 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from adapters.files.records import NullRecorder
+from adapters.files.jsonl import NullRecorder
 from engine.config import EngineConfig
 from engine.model import Bar1m
+from engine.ports import RowReceived
+from engine.timefmt import iso
 from worker.pipeline import Pipeline
 
 T0 = 1_750_082_400  # 2025-06-16 14:00 UTC
 Y2030 = 1_893_456_030.0  # 2030-01-01T00:00:30Z
-BACKFILL = -math.inf
 
 
 def bar(i: int, received: float | None = None, symbol: str = "MES") -> Bar1m:
@@ -25,6 +26,17 @@ def bar(i: int, received: float | None = None, symbol: str = "MES") -> Bar1m:
     price = 6000.0 + (i % 7)
     recv = t + 63.0 if received is None else received
     return Bar1m(symbol, t, price, price + 1.0, price - 1.0, price, 5.0, False, recv)
+
+
+def event(b: Bar1m, arrival: float | None = None, backfilled: bool = False) -> RowReceived:
+    """The raw row of `b` as a source gives it: its bar named (`bar_time`), its receipt
+    `ts`."""
+    row = {
+        "symbol": b.symbol, "timeframe": "1", "o": str(b.open), "h": str(b.high),
+        "l": str(b.low), "c": str(b.close), "v": str(b.volume), "bar_time": str(b.open_time),
+        "ts": iso(b.received) if b.received is not None else "",
+    }  # fmt: skip
+    return RowReceived(row, arrival=arrival, backfilled=backfilled)
 
 
 class Trace:
@@ -48,7 +60,7 @@ def run(bars: list[Bar1m], clock: float | None = None) -> tuple[Trace, Pipeline]
     trace = Trace()
     pipeline.minute_listeners.append(trace)
     for b in bars:
-        trace.decide(pipeline.ingest_normalized(b, None))
+        trace.decide(pipeline.ingest(event(b)))
     trace.decide(pipeline.flush())
     return trace, pipeline
 
@@ -65,9 +77,9 @@ def test_live_rows_far_ahead_of_the_wall_clock_are_rejected_however_they_come() 
     pipeline = Pipeline(("MES",), EngineConfig(), NullRecorder(), wall_clock=lambda: now)
     bad = bar(10, received=Y2030)
     with capture_logs() as logs:
-        assert pipeline.ingest_normalized(bad, None) == ()  # warm-up: its own ts
-        assert pipeline.ingest_normalized(bad, now) == ()  # Realtime
-        assert pipeline.ingest_normalized(bad, BACKFILL) == ()  # backfill
+        assert pipeline.ingest(event(bad)) == ()  # warm-up: its own ts
+        assert pipeline.ingest(event(bad, arrival=now)) == ()  # Realtime
+        assert pipeline.ingest(event(bad, backfilled=True)) == ()  # backfill
     assert pipeline.counts["rejected.future_timestamp"] == 3
     assert pipeline.counts["accepted"] == 0
     assert [(e["event"], e["reason"]) for e in logs] == [("row_rejected", "future_timestamp")] * 3
@@ -79,8 +91,8 @@ def test_the_future_tolerance_is_inclusive() -> None:
     pipeline = Pipeline(
         ("MES",), EngineConfig(), NullRecorder(), wall_clock=lambda: now, future_tolerance_s=120
     )
-    pipeline.ingest_normalized(bar(0, received=now + 120.0), None)
-    pipeline.ingest_normalized(bar(1, received=now + 120.5), None)
+    pipeline.ingest(event(bar(0, received=now + 120.0)))
+    pipeline.ingest(event(bar(1, received=now + 120.5)))
     assert pipeline.counts["accepted"] == 1
     assert pipeline.counts["rejected.future_timestamp"] == 1
 

@@ -1,5 +1,5 @@
-"""Replay through the CLI, both readers: one row dated 2030 costs only itself, a genuine
-outage costs nothing, and `--symbol mes` is MES."""
+"""Replay through the CLI, plain and fully quoted files: one row dated 2030 costs only
+itself, a genuine outage costs nothing, and `--symbol mes` is MES."""
 
 from __future__ import annotations
 
@@ -15,13 +15,12 @@ from tests.feedgen import HEADER, iso, make_rows, write_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 BAD_ROW = ["99999", "2030-01-01T00:00:30+00:00", "MES", "1", "6000", "6001", "5999", "6000", "5"]
-READERS = ("columnar", "csv_module")
+FORMS = ("plain", "quoted")
 
 
-def _write(path: Path, rows: list[list[str]], reader: str) -> Path:
-    """A plain export (read by arrow), or the same rows fully quoted (a quote character
-    sends the whole file through the csv module)."""
-    if reader == "columnar":
+def _write(path: Path, rows: list[list[str]], form: str) -> Path:
+    """A plain export, or the same rows with every cell quoted."""
+    if form == "plain":
         return write_csv(path, rows)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, quoting=csv.QUOTE_ALL)
@@ -39,11 +38,6 @@ def _replay(path: Path, out: Path, symbol: str = "MES") -> dict[str, object]:
     assert done.returncode == 0, done.stderr[-2000:]
     return {
         "summary": json.loads((out / "summary.json").read_text()),
-        "reader": [
-            json.loads(line)["reader"]
-            for line in done.stdout.splitlines()
-            if "replay_reader" in line
-        ],
         "bars": (out / "bars.jsonl").read_bytes(),
         "decisions": (out / "decisions.jsonl").read_bytes(),
     }
@@ -54,15 +48,14 @@ def rows() -> list[list[str]]:
     return make_rows(6000)
 
 
-@pytest.mark.parametrize("reader", READERS)
+@pytest.mark.parametrize("form", FORMS)
 def test_one_2030_row_gives_the_same_bars_and_decisions_plus_one_rejection(
-    rows: list[list[str]], reader: str, tmp_path: Path
+    rows: list[list[str]], form: str, tmp_path: Path
 ) -> None:
     middle = len(rows) // 2
-    base = _replay(_write(tmp_path / "base.csv", rows, reader), tmp_path / "base")
+    base = _replay(_write(tmp_path / "base.csv", rows, form), tmp_path / "base")
     bad = [*rows[:middle], BAD_ROW, *rows[middle:]]
-    got = _replay(_write(tmp_path / "bad.csv", bad, reader), tmp_path / "bad")
-    assert got["reader"] == base["reader"] == [reader]
+    got = _replay(_write(tmp_path / "bad.csv", bad, form), tmp_path / "bad")
     assert got["bars"] == base["bars"]
     assert got["decisions"] == base["decisions"]
     assert b'"at":"2030' not in got["decisions"]
@@ -72,13 +65,13 @@ def test_one_2030_row_gives_the_same_bars_and_decisions_plus_one_rejection(
     assert summary["late"] == reference["late"] == 0
 
 
-@pytest.mark.parametrize("reader", READERS)
-def test_a_ten_day_outage_rejects_nothing(reader: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("form", FORMS)
+def test_a_ten_day_outage_rejects_nothing(form: str, tmp_path: Path) -> None:
     before = make_rows(3000, quirks=False)
     after = make_rows(3000, quirks=False, seed=8, start=1_750_024_800 + 3000 * 60 + 10 * 86_400)
     for i, row in enumerate(after):
         row[0] = str(len(before) + i + 1)
-    got = _replay(_write(tmp_path / "outage.csv", before + after, reader), tmp_path / "out")
+    got = _replay(_write(tmp_path / "outage.csv", before + after, form), tmp_path / "out")
     summary = got["summary"]
     assert isinstance(summary, dict)
     assert summary["rows_rejected"] == 0 and summary["late"] == 0

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import orjson
 
-from adapters.files.records import JsonlRecorder, bar_record, decision_record
+from adapters.files.jsonl import JsonlRecorder
 from engine.decide import BUY_ALIGNED, HOLD_RANGE
 from engine.model import Action, ActionPlan, ClosedBar, MarketState
+from engine.records import bar_record, decision_record
 
 
 def _bar(tf: int, ema: float | None, slope: float | None) -> ClosedBar:
@@ -55,7 +56,7 @@ def test_floats_read_back_exactly_and_spelled_shortest(tmp_path: Path) -> None:
 
 
 def test_live_lines_are_on_disk_as_they_come(tmp_path: Path) -> None:
-    recorder = JsonlRecorder(tmp_path)  # hold=1: the live worker's
+    recorder = JsonlRecorder(tmp_path)  # the live worker's: a line on disk as it comes
     recorder.bar(_bar(5, None, None))
     assert (tmp_path / "bars.jsonl").read_bytes() == orjson.dumps(
         bar_record(_bar(5, None, None))
@@ -63,15 +64,10 @@ def test_live_lines_are_on_disk_as_they_come(tmp_path: Path) -> None:
     recorder.close()
 
 
-def test_held_lines_are_written_in_order_when_full_and_at_close(tmp_path: Path) -> None:
-    recorder = JsonlRecorder(tmp_path, hold=3)
+def test_a_replay_s_lines_are_all_written_in_order_at_close(tmp_path: Path) -> None:
+    recorder = JsonlRecorder(tmp_path, flush_each_line=False)
     bars = [_bar(5, float(i), None) for i in range(7)]
-    for bar in bars[:2]:
-        recorder.bar(bar)
-    assert (tmp_path / "bars.jsonl").read_bytes() == b""  # held
-    recorder.bar(bars[2])
-    assert len((tmp_path / "bars.jsonl").read_bytes().splitlines()) == 3  # one write of three
-    for bar in bars[3:]:
+    for bar in bars:
         recorder.bar(bar)
     recorder.close()
     recorder.close()  # idempotent: a failing replay closes it, then nothing else does
@@ -88,4 +84,3 @@ def test_bar_record_takes_each_field_by_its_name() -> None:
         "close": 1.25, "volume": 7.0, "minutes": 14, "ema": 1.125, "slope": -0.5,
         "regime": "range",
     }  # fmt: skip
-    assert bar_record(bar)["open"] is bar.open  # the bar's own float object
