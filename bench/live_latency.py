@@ -150,33 +150,24 @@ def instrument_realtime(probe: Probe) -> None:
     RealtimeFeed._on_change = stamped  # type: ignore[method-assign]
 
 
-class _Probed:
-    """`inner` with some methods replaced: the pipeline and trader are compiled classes
-    (worker/native.py), whose methods cannot be patched on the instance. The worker's
-    stream loop reads `app.pipeline` and `app.trader` when it starts."""
-
-    def __init__(self, inner: Any, **methods: Any) -> None:
-        self._inner = inner
-        self.__dict__.update(methods)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
 def instrument_app(app: Any, probe: Probe) -> None:
-    ingest, on_state = app.pipeline.ingest, app.trader.on_state
+    """Stamp each live row as the pipeline takes it and each state as the trader does
+    (the stream loop looks both methods up on the instances)."""
+    from engine.ports import RowReceived
 
-    def probe_ingest(row: Any, arrival: float | None) -> Any:
-        if arrival is not None and arrival > -math.inf:  # live rows, not warm-up/backfill
-            probe.ingest.append((_perf(), row.get("ts")))
-        return ingest(row, arrival)
+    handle, on_state = app.pipeline.handle, app.trader.on_state
+
+    def probe_handle(event: Any) -> Any:
+        if isinstance(event, RowReceived) and event.arrival is not None:  # live rows only
+            probe.ingest.append((_perf(), event.row.get("ts")))
+        return handle(event)
 
     async def probe_on_state(state: Any) -> Any:
         probe.state.append((_perf(), state.at))
         return await on_state(state)
 
-    app.pipeline = _Probed(app.pipeline, ingest=probe_ingest)
-    app.trader = _Probed(app.trader, on_state=probe_on_state)
+    app.pipeline.handle = probe_handle
+    app.trader.on_state = probe_on_state
 
 
 # ----- the far side ---------------------------------------------------------------------

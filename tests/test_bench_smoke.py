@@ -17,32 +17,29 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_the_throughput_bench_runs_and_its_correctness_rows_pass() -> None:
     done = subprocess.run(
-        [sys.executable, "bench/replay_throughput.py", "--minutes", "12000",
-         "--pull-minutes", "300"],
+        [sys.executable, "bench/replay_throughput.py", "--days", "3", "--minutes", "12000",
+         "--pull-minutes", "300", "--no-nautilus"],
         cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     rows = {re.split(r"\s{2,}", line.strip())[0]: line for line in done.stdout.splitlines()}
     for label in (
-        "max relative EMA gap numpy vs engine",
-        "max relative EMA gap vectorized limit vs engine",
+        "max relative EMA gap, numpy batch vs engine",
+        "max relative EMA gap, vectorized limit vs engine",
         "growth, current",
     ):
         assert rows[label].rstrip().endswith("PASS"), rows[label]
-    for label in (
-        "1. engine alone (add + decide), bars/s [compiled]",
-        "engine / lean loop (within 25% of it)",
-        "engine / pull",
-        "vectorized limit (columns in memory, no loop per bar), bars/s",
-        "4. CSV replay (replay_csv: parse, engine, decide, jsonl), rows/s",
-        "CSV replay / vectorized limit",
-    ):
-        assert label in rows, sorted(rows)
+    labels = " | ".join(rows)
+    for start in (
+        "1. a year of quirky rows", "3. engine alone", "engine / lean loop",
+        "engine / pull recompute", "vectorized limit", "accepted / rejected",
+    ):  # fmt: skip
+        assert start in labels, labels
 
 
 def test_the_live_latency_bench_runs_and_sees_every_decision() -> None:
-    """The bench instruments the running worker (its pipeline and trader are compiled
-    classes: it wraps them); 300 live rows close 60 five-minute buckets."""
+    """The bench instruments the running worker (it wraps its pipeline and trader); 300
+    live rows close 60 five-minute buckets."""
     done = subprocess.run(
         [sys.executable, "bench/live_latency.py", "--rows", "300", "--burst-rows", "0"],
         cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
