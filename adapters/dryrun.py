@@ -7,6 +7,7 @@ from typing import Protocol
 import structlog
 
 from adapters.files.timefmt import iso
+from adapters.projectx.parsing import SIDE_CODES
 from engine.execution import PlaceEntry
 from engine.model import MarketState, PositionContext
 
@@ -28,7 +29,7 @@ class DisabledExecutor:
         self.skipped.append(entry)
         if len(self.skipped) > 1000:  # bounded: keep only recent intents for inspection
             del self.skipped[:500]
-        intent = entry.fields() | {"side": entry.side_name, "side_code": entry.side}
+        intent = entry.fields() | {"side": entry.side.value, "side_code": SIDE_CODES[entry.side]}
         intent["at"] = iso(entry.at)
         self._log.info(
             "order_skipped", reason=self.reason, message="trading disabled, order not sent",

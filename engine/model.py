@@ -108,3 +108,11 @@ class PositionContext:
     position_open: bool = False
     gate_open: bool = True
     gate_reason: str | None = None  # why the account gate is closed, when it is
+
+
+class Side(StrEnum):
+    """The direction of an order or a fill: buy (long) or sell (short). The broker's own
+    codes for it stay in its adapter."""
+
+    BUY = "buy"
+    SELL = "sell"

@@ -15,8 +15,8 @@ import structlog
 
 from adapters.files.records import decision_record
 from adapters.projectx.client import ProjectXClient
-from adapters.signalr.factory import adapter_factory
-from adapters.signalr.listener import ListenerConfig, UserHubListener
+from adapters.projectx.hub.factory import adapter_factory
+from adapters.projectx.hub.listener import ListenerConfig, UserHubListener
 from adapters.supabase.outbox import Outbox, OutboxDelivery
 from adapters.supabase.results import TRIGGER_DECISION, PostgrestWriter, ResultsConfig
 from engine.model import ActionPlan, ClosedBar, MarketState

@@ -37,10 +37,10 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from adapters.files.timefmt import iso
-from adapters.paper.trades import PaperTrade, money, side_text, stats, trade_record
+from adapters.paper.trades import PaperTrade, money, stats, trade_record
 from engine.calendar import trading_day_start
-from engine.execution import SIDE_BUY, SIDE_SELL, PlaceEntry
-from engine.model import Bar1m, MarketState, PositionContext
+from engine.execution import PlaceEntry
+from engine.model import Bar1m, MarketState, PositionContext, Side
 from engine.risk import DayMetrics, Fill, RiskLimits, context_from, day_metrics
 
 STOP, TARGET = "stop", "target"
@@ -75,7 +75,7 @@ class PaperPosition:
     account: str
     symbol: str
     contract: str
-    side: int  # 0 long (bought), 1 short (sold)
+    side: Side  # BUY: long (bought), SELL: short (sold)
     size: int
     tag: str
     order_id: int
@@ -124,7 +124,7 @@ class PaperBroker:
 
     def place(self, entry: PlaceEntry) -> None:
         """Accept a market entry (the synchronous body of `submit`)."""
-        if entry.side not in (SIDE_BUY, SIDE_SELL) or entry.size < 1:
+        if entry.side not in (Side.BUY, Side.SELL) or entry.size < 1:
             raise ValueError(f"invalid entry: side {entry.side}, size {entry.size}")
         key = (entry.account, entry.tag)
         if key in self._tags:
@@ -224,7 +224,7 @@ class PaperBroker:
 
     def _fill(self, entry: PlaceEntry, order_id: int, bar: Bar1m) -> PaperPosition:
         cfg = self.config
-        away = 1 if entry.side == SIDE_BUY else -1
+        away = 1 if entry.side == Side.BUY else -1
         price = bar.open
         position = PaperPosition(
             entry.account, entry.symbol, entry.contract, entry.side, entry.size, entry.tag,
@@ -238,7 +238,7 @@ class PaperBroker:
         if self._log is not None:
             self._log.info(
                 "paper_fill", account=entry.account, symbol=entry.symbol,
-                side=side_text(entry.side), price=price, size=entry.size, at=iso(bar.open_time),
+                side=entry.side.value, price=price, size=entry.size, at=iso(bar.open_time),
                 stop=position.stop, target=position.target, tag=entry.tag,
             )  # fmt: skip
         return position
@@ -255,7 +255,7 @@ class PaperBroker:
         ticks = -cfg.stop_ticks if reason == STOP else cfg.target_ticks
         gross = money(ticks * cfg.tick_value * position.size)
         fees = money(2 * cfg.fee_per_side * position.size)
-        self._record(position, bar.open_time, price, gross, 1 - position.side)
+        self._record(position, bar.open_time, price, gross, _other(position.side))
         trade = PaperTrade(
             position.account, position.symbol, position.side, position.size,
             position.entry_time, position.entry_price, bar.open_time, price, reason,
@@ -267,7 +267,7 @@ class PaperBroker:
             self._log.info("paper_exit", **trade_record(trade), day_net=money(day_net))
 
     def _record(
-        self, position: PaperPosition, at: int, price: float, pnl: float | None, side: int
+        self, position: PaperPosition, at: int, price: float, pnl: float | None, side: Side
     ) -> None:
         self._fill_ids += 1
         fees = money(self.config.fee_per_side * position.size)
@@ -281,7 +281,7 @@ class PaperBroker:
 
 def _touched(position: PaperPosition, bar: Bar1m) -> tuple[str, float] | None:
     """The level `bar` reached, the stop first when it reached both (conservative)."""
-    if position.side == SIDE_BUY:
+    if position.side == Side.BUY:
         stop_hit = bar.low <= position.stop + _EPS
         target_hit = bar.high >= position.target - _EPS
     else:
@@ -292,3 +292,8 @@ def _touched(position: PaperPosition, bar: Bar1m) -> tuple[str, float] | None:
     if target_hit:
         return TARGET, position.target
     return None
+
+
+def _other(side: Side) -> Side:
+    """The side of the fill that closes a position opened on `side`."""
+    return Side.SELL if side == Side.BUY else Side.BUY

@@ -21,7 +21,7 @@ from engine.calendar import trading_day_start
 from engine.config import DecisionConfig
 from engine.decide import HoldFirstDecider
 from engine.execution import PlaceEntry
-from engine.model import ClosedBar, MarketState, PositionContext
+from engine.model import ClosedBar, MarketState, PositionContext, Side
 from engine.risk import RiskLimits
 from tests.fakes.projectx_gateway import FakeProjectX
 from worker.pipeline import Recorder  # noqa: F401 -- the protocol the null recorder satisfies
@@ -162,7 +162,9 @@ async def test_no_secret_in_logs_or_errors(gateway: FakeProjectX, tmp_path: Path
     for mode in ("hang_after", "500_after", "success_false"):
         gateway.fail_next_place(mode)
         at = int(time.time()) // 60 * 60
-        await executor.submit(PlaceEntry("main", "MES", CONTRACT, 1, 1, f"t-{mode}", at), _state())
+        await executor.submit(
+            PlaceEntry("main", "MES", CONTRACT, Side.SELL, 1, f"t-{mode}", at), _state()
+        )
     wrong = ProjectXClient(ProjectXConfig(gateway.url, "user", "wrong-" + SENTINEL_KEY))
     with pytest.raises(Exception) as refused:  # noqa: PT011 -- any error; its text matters
         await wrong.token()
