@@ -274,6 +274,7 @@ async def test_summary_counts_and_drawdown_and_leaves_open_positions_open() -> N
     assert isinstance(open_positions, list) and isinstance(pending, list)
     assert [(p["account"], p["entry_time"]) for p in open_positions] == [("acct", T + 3000)]
     assert [(e["account"], e["tag"]) for e in pending] == [("c", entry(T + 3600, account="c").tag)]
+    assert [p["side"] for p in open_positions] == [e["side"] for e in pending] == ["buy"]
 
 
 async def test_empty_broker() -> None:
