@@ -23,32 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 
-from engine.model import Side
+from engine.model import OrderStatus, OrderType, PositionType, Side
 from engine.risk import DayMetrics, Fill, day_metrics
-from engine.round_trips import Book, OrderType, RoundTrip, book_of, settled_before
-
-
-class OrderStatus(StrEnum):
-    """An order's state as the broker reports it."""
-
-    NONE = "none"
-    OPEN = "open"
-    FILLED = "filled"
-    CANCELLED = "cancelled"
-    EXPIRED = "expired"
-    REJECTED = "rejected"
-    PENDING = "pending"
-
-
-class PositionType(StrEnum):
-    """A position's direction as the broker reports it (undefined counts as long)."""
-
-    UNDEFINED = "undefined"
-    LONG = "long"
-    SHORT = "short"
-
+from engine.round_trips import Book, RoundTrip, book_of, settled_before
 
 _WORKING = {OrderStatus.OPEN, OrderStatus.PENDING}  # orders that may still fill
 

@@ -27,26 +27,12 @@ import hashlib
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Protocol
 
-from engine.model import Side
+from engine.model import OrderType, Side
 from engine.risk import Fill
 
 _CENTS = 2
-
-
-class OrderType(StrEnum):
-    """How an order executes, as the broker reports it."""
-
-    UNKNOWN = "unknown"
-    LIMIT = "limit"
-    MARKET = "market"
-    STOP_LIMIT = "stop_limit"
-    STOP = "stop"
-    TRAILING_STOP = "trailing_stop"
-    JOIN_BID = "join_bid"
-    JOIN_ASK = "join_ask"
 
 
 # The order types a round trip's exit is named by (`RoundTrip.exit_kind`); any other is "other".

@@ -27,8 +27,7 @@ from adapters.projectx.intents import IntentStore
 from adapters.projectx.lookup import SEVERAL_CANDIDATES, Lookup, find_order
 from adapters.projectx.parsing import ORDER_TYPE_CODES, SIDE_CODES
 from engine.execution import PlaceEntry
-from engine.model import MarketState
-from engine.round_trips import OrderType
+from engine.model import MarketState, OrderType
 
 
 def order_body(entry: PlaceEntry, account_id: int) -> dict[str, Any]:

@@ -17,18 +17,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from engine.account_state import (
-    AccountEvent,
-    Event,
-    OrderEvent,
-    OrderStatus,
-    PositionEvent,
-    PositionType,
-    TradeEvent,
-)
-from engine.model import Side
+from engine.account_state import AccountEvent, Event, OrderEvent, PositionEvent, TradeEvent
+from engine.model import OrderStatus, OrderType, PositionType, Side
 from engine.risk import Fill
-from engine.round_trips import OrderType
 
 # -- The gateway's codes (projectx-gateway.md, "Enums") ------------------------------------
 

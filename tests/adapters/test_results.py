@@ -4,9 +4,9 @@ the previous bot's table has them (raw fills in the gateway's field names and co
 from __future__ import annotations
 
 from adapters.supabase.results import trade_result_row
-from engine.model import Side
+from engine.model import OrderType, Side
 from engine.risk import Fill
-from engine.round_trips import Leg, OrderType, RoundTrip
+from engine.round_trips import Leg, RoundTrip
 from tests.adapters.test_outbox import ROWS
 
 FIRST = {

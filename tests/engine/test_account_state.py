@@ -20,10 +20,8 @@ from engine.account_state import (
     Event,
     EventIgnored,
     OrderEvent,
-    OrderStatus,
     Position,
     PositionEvent,
-    PositionType,
     RoundTripClosed,
     RoundTripRevoked,
     TradeEvent,
@@ -31,9 +29,8 @@ from engine.account_state import (
     reduce,
     start_day,
 )
-from engine.model import Side
+from engine.model import OrderStatus, OrderType, PositionType, Side
 from engine.risk import DayMetrics
-from engine.round_trips import OrderType
 
 DAY = 1_750_111_200.0  # 2025-06-16 17:00 CDT (22:00Z), the trading day's start
 MES = "CON.F.US.MES.Z25"

@@ -8,11 +8,10 @@ from dataclasses import dataclass
 import pytest
 
 from engine.account_state import OrderEvent, TradeEvent
-from engine.model import Side
+from engine.model import OrderType, Side
 from engine.risk import Fill
 from engine.round_trips import (
     Book,
-    OrderType,
     RoundTrip,
     book_of,
     settled_before,

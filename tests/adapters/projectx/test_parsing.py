@@ -23,17 +23,9 @@ from adapters.projectx.parsing import (
     stamp,
     trade_event,
 )
-from engine.account_state import (
-    AccountEvent,
-    OrderEvent,
-    OrderStatus,
-    PositionEvent,
-    PositionType,
-    TradeEvent,
-)
-from engine.model import Side
+from engine.account_state import AccountEvent, OrderEvent, PositionEvent, TradeEvent
+from engine.model import OrderStatus, OrderType, PositionType, Side
 from engine.risk import Fill
-from engine.round_trips import OrderType
 
 CONTRACT = "CON.F.US.MES.Z25"
 AT = "2026-11-27T14:30:00+00:00"
