@@ -6,6 +6,7 @@ from typing import Protocol
 
 import structlog
 
+from adapters.projectx.parsing import SIDE_CODES
 from engine.execution import PlaceEntry
 from engine.model import MarketState, PositionContext
 from engine.timefmt import iso
@@ -28,7 +29,7 @@ class DisabledExecutor:
         self.skipped.append(entry)
         if len(self.skipped) > 1000:  # bounded: keep only recent intents for inspection
             del self.skipped[:500]
-        intent = entry.fields() | {"side": entry.side_name, "side_code": entry.side}
+        intent = entry.fields() | {"side": entry.side.value, "side_code": SIDE_CODES[entry.side]}
         intent["at"] = iso(entry.at)
         self._log.info(
             "order_skipped", reason=self.reason, message="trading disabled, order not sent",
@@ -41,19 +42,8 @@ class DisabledExecutor:
 class FlatBookContexts:
     """Every account flat and allowed to trade: replay and signals-only context."""
 
-    local = True  # in memory: no network timeout needed
-
-    def __init__(self) -> None:
-        self._flat: dict[str, PositionContext] = {}  # immutable: one per account
-
     async def context(self, account: str, symbol: str) -> PositionContext | None:
-        return self.context_now(account, symbol)
-
-    def context_now(self, account: str, symbol: str) -> PositionContext | None:
-        flat = self._flat.get(account)
-        if flat is None:
-            flat = self._flat[account] = PositionContext(account)
-        return flat
+        return PositionContext(account)
 
 
 class SignalsOnlyExecutor:
@@ -63,7 +53,4 @@ class SignalsOnlyExecutor:
         self.entries = 0
 
     async def submit(self, entry: PlaceEntry, state: MarketState) -> None:
-        self.submit_now(entry, state)
-
-    def submit_now(self, entry: PlaceEntry, state: MarketState) -> None:
         self.entries += 1

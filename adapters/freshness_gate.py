@@ -13,6 +13,7 @@ from typing import Protocol
 
 import structlog
 
+from adapters.projectx.parsing import SIDE_CODES
 from engine.execution import PlaceEntry
 from engine.model import MarketState
 from engine.timefmt import iso
@@ -42,7 +43,7 @@ class FreshnessGate:
             await self.executor.submit(entry, state)
             return
         self.skipped += 1
-        intent = entry.fields() | {"side": entry.side_name, "side_code": entry.side}
+        intent = entry.fields() | {"side": entry.side.value, "side_code": SIDE_CODES[entry.side]}
         intent["at"] = iso(entry.at)
         self._log.warning(
             "order_skipped", reason=self.reason, age_s=round(age, 1), max_age_s=self.max_age_s,

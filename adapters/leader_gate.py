@@ -6,6 +6,7 @@ from typing import Protocol
 
 import structlog
 
+from adapters.projectx.parsing import SIDE_CODES
 from engine.execution import PlaceEntry
 from engine.model import MarketState
 from engine.timefmt import iso
@@ -37,7 +38,7 @@ class LeaderGate:
             await self.executor.submit(entry, state)
             return
         self.skipped += 1
-        intent = entry.fields() | {"side": entry.side_name, "side_code": entry.side}
+        intent = entry.fields() | {"side": entry.side.value, "side_code": SIDE_CODES[entry.side]}
         intent["at"] = iso(entry.at)
         self._log.info(
             "order_skipped", reason=self.reason,

@@ -24,11 +24,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from engine.model import OrderStatus, OrderType, PositionType, Side
 from engine.risk import DayMetrics, Fill, day_metrics
 from engine.round_trips import Book, RoundTrip, book_of, settled_before
 
-LONG, SHORT = 1, 2  # ProjectX PositionType
-_WORKING = {1, 6}  # OrderStatus Open, Pending
+_WORKING = {OrderStatus.OPEN, OrderStatus.PENDING}  # orders that may still fill
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +52,9 @@ class OrderEvent:
     contract: str
     created_at: float
     updated_at: float | None
-    status: int  # OrderStatus
-    type: int  # OrderType
-    side: int  # OrderSide
+    status: OrderStatus
+    type: OrderType
+    side: Side
     size: int
     limit_price: float | None = None
     stop_price: float | None = None
@@ -71,7 +71,7 @@ class PositionEvent:
     account_id: int
     contract: str
     created_at: float
-    type: int  # PositionType: 1 long, 2 short
+    type: PositionType
     size: int
     average_price: float
 
@@ -87,14 +87,25 @@ class TradeEvent:
     price: float
     pnl: float | None
     fees: float
-    side: int
+    side: Side
     size: int
     voided: bool
     order_id: int | None
 
     def fill(self, account: str) -> Fill:
-        return Fill(self.id, account, self.contract, self.at, self.price, self.pnl, self.fees,
-                    self.side, self.size, self.voided, self.order_id)  # fmt: skip
+        return Fill(
+            id=self.id,
+            account=account,
+            contract=self.contract,
+            at=self.at,
+            price=self.price,
+            pnl=self.pnl,
+            fees=self.fees,
+            side=self.side,
+            size=self.size,
+            voided=self.voided,
+            order_id=self.order_id,
+        )
 
 
 Event = AccountEvent | OrderEvent | PositionEvent | TradeEvent
@@ -244,7 +255,7 @@ def _account(state: AccountState, event: AccountEvent) -> AccountState:
 
 
 def _position(event: PositionEvent) -> Position:
-    size = -event.size if event.type == SHORT else event.size
+    size = -event.size if event.type == PositionType.SHORT else event.size
     return Position(event.contract, size, event.average_price, event.created_at)
 
 

@@ -36,20 +36,20 @@ class Bucket:
     end: int
     first: int  # open time of the earliest piece folded in
     last: int  # open time of the latest piece folded in
+    minutes: int  # 1m bars folded in
     open: float
     high: float
     low: float
     close: float
     volume: float
-    minutes: int
 
     @classmethod
     def holding(cls, size_s: int, t: int, bar: Bar1m | ClosedBar, minutes: int) -> Bucket:
         """A new bucket of `size_s` seconds holding the piece `bar` that opens at `t`."""
         start = t - t % size_s
         return cls(
-            start=start, end=start + size_s, first=t, last=t, open=bar.open, high=bar.high,
-            low=bar.low, close=bar.close, volume=bar.volume, minutes=minutes,
+            start=start, end=start + size_s, first=t, last=t, minutes=minutes, open=bar.open,
+            high=bar.high, low=bar.low, close=bar.close, volume=bar.volume,
         )  # fmt: skip
 
     def fold(self, t: int, bar: Bar1m | ClosedBar, minutes: int) -> None:

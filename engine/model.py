@@ -110,3 +110,44 @@ class PositionContext:
     position_open: bool = False
     gate_open: bool = True
     gate_reason: str | None = None  # why the account gate is closed, when it is
+
+
+class Side(StrEnum):
+    """The direction of an order or a fill: buy (long) or sell (short). The broker's own
+    codes for it stay in its adapter."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderType(StrEnum):
+    """How an order executes, as the broker reports it."""
+
+    UNKNOWN = "unknown"
+    LIMIT = "limit"
+    MARKET = "market"
+    STOP_LIMIT = "stop_limit"
+    STOP = "stop"
+    TRAILING_STOP = "trailing_stop"
+    JOIN_BID = "join_bid"
+    JOIN_ASK = "join_ask"
+
+
+class OrderStatus(StrEnum):
+    """An order's state as the broker reports it."""
+
+    NONE = "none"
+    OPEN = "open"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+    PENDING = "pending"
+
+
+class PositionType(StrEnum):
+    """A position's direction as the broker reports it (undefined counts as long)."""
+
+    UNDEFINED = "undefined"
+    LONG = "long"
+    SHORT = "short"

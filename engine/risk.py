@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from engine.model import PositionContext
+from engine.model import PositionContext, Side
 
 _CENTS = 2  # money is summed exactly (fsum) and then rounded to cents
 
@@ -32,7 +32,7 @@ class Fill:
     """One execution (a ProjectX trade). `pnl` None marks a half-turn (opening) fill.
 
     `at` epoch seconds UTC; `price` in points; `pnl` (ProjectX `profitAndLoss`, gross of
-    fees) and `fees` in USD; `side` 0 buy / 1 sell; `size` in contracts.
+    fees) and `fees` in USD; `size` in contracts.
     """
 
     id: int
@@ -42,7 +42,7 @@ class Fill:
     price: float
     pnl: float | None
     fees: float
-    side: int
+    side: Side
     size: int
     voided: bool
     order_id: int | None

@@ -29,18 +29,29 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from engine.model import OrderType, Side
 from engine.risk import Fill
 
-BUY, SELL = 0, 1  # ProjectX OrderSide
 _CENTS = 2
-ORDER_TYPE_NAMES = {1: "limit", 2: "market", 3: "stop_limit", 4: "stop", 5: "trailing_stop"}
+
+
+# The order types a round trip's exit is named by (`RoundTrip.exit_kind`); any other is "other".
+_EXIT_KINDS = frozenset(
+    {
+        OrderType.LIMIT,
+        OrderType.MARKET,
+        OrderType.STOP_LIMIT,
+        OrderType.STOP,
+        OrderType.TRAILING_STOP,
+    }
+)
 
 
 class OrderRef(Protocol):
-    """What a round trip needs to know of an order (ProjectX `Order/search` fields)."""
+    """What a round trip needs to know of an order."""
 
     @property
-    def type(self) -> int: ...
+    def type(self) -> OrderType: ...
 
     @property
     def custom_tag(self) -> str | None: ...
@@ -65,7 +76,7 @@ class RoundTrip:
     account_id: int
     contract: str
     symbol: str  # contract root: CON.F.US.MES.Z25 -> MES
-    side: int  # direction of the position: BUY (long) or SELL (short)
+    side: Side  # direction of the position: BUY (long) or SELL (short)
     size: int  # contracts entered (= contracts exited)
     entries: tuple[Leg, ...]
     exits: tuple[Leg, ...]
@@ -75,7 +86,7 @@ class RoundTrip:
     fees: float  # USD, every leg's fees
     net_pnl: float  # USD, gross_pnl - fees
     tag: str | None  # customTag of the entry order, when known
-    exit_order_type: int | None  # ProjectX OrderType of the last exit's order, when known
+    exit_order_type: OrderType | None  # type of the last exit's order, when known
 
     @property
     def entry_time(self) -> float:
@@ -91,7 +102,7 @@ class RoundTrip:
 
     @property
     def signal(self) -> str:
-        return "BUY" if self.side == BUY else "SELL"
+        return "BUY" if self.side == Side.BUY else "SELL"
 
     @property
     def entry_order_id(self) -> int | None:
@@ -107,7 +118,7 @@ class RoundTrip:
         """How it ended, from the last exit order's type: stop, limit, market, ..."""
         if self.exit_order_type is None:
             return None
-        return ORDER_TYPE_NAMES.get(self.exit_order_type, "other")
+        return self.exit_order_type.value if self.exit_order_type in _EXIT_KINDS else "other"
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +153,7 @@ def ordered(fills: Iterable[Fill], contract: str) -> list[Fill]:
 
 
 def _signed(fill: Fill) -> int:
-    return fill.size if fill.side == BUY else -fill.size
+    return fill.size if fill.side == Side.BUY else -fill.size
 
 
 class _Walk:

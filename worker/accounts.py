@@ -1,5 +1,6 @@
-"""Account state from the user hub: fold events, reconcile over REST after every
-(re)connect, log each event, and hand each closed round trip to the results outbox.
+"""Account state from the user hub: fold its events (read and logged by the listener),
+reconcile over REST after every (re)connect, and hand each closed round trip to the
+results outbox.
 
 Logging only: nothing here sends, modifies or cancels an order.
 """
@@ -10,19 +11,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
 
 import structlog
 
 from adapters.projectx.client import ProjectXClient
-from adapters.projectx.events import (
-    BadPayload,
-    hub_event,
-    order_event,
-    position_event,
-    trade_event,
-)
-from adapters.signalr.parsing import HubEvent
+from adapters.projectx.parsing import order_event, position_event, trade_event
 from adapters.supabase.outbox import OutboxDelivery
 from adapters.supabase.results import trade_result_row
 from engine.account_state import (
@@ -30,24 +23,14 @@ from engine.account_state import (
     AccountState,
     CloseWithoutEntry,
     Effect,
-    OrderEvent,
-    PositionEvent,
+    Event,
     RoundTripClosed,
     RoundTripRevoked,
-    TradeEvent,
     reconcile,
     reduce,
     start_day,
 )
 from engine.calendar import trading_day_start
-from engine.timefmt import iso
-
-_EVENT_NAMES = {
-    AccountEvent: "account_update",
-    OrderEvent: "order_update",
-    PositionEvent: "position_update",
-    TradeEvent: "trade_fill",
-}
 
 
 class AccountTracker:
@@ -64,20 +47,9 @@ class AccountTracker:
         self.counts: Counter[str] = Counter()
         self._log = structlog.get_logger("accounts")
 
-    def on_hub_event(self, event: HubEvent) -> None:
-        """The listener's delivery callback (on the event loop; it logged the event)."""
-        self.on_event(event.target, event.payload, logged=True)
-
-    def on_event(self, target: str, payload: object, logged: bool = False) -> None:
-        """One hub event (called on the event loop)."""
-        try:
-            event = hub_event(target, payload)
-        except BadPayload as exc:
-            self.counts["bad_event"] += 1
-            self._log.warning("hub_bad_event", target=target[:64], reason=str(exc)[:200])
-            return
-        if not logged:
-            self._log.info(_EVENT_NAMES[type(event)], **_fields(event))
+    def on_hub_event(self, event: Event) -> None:
+        """The listener's delivery callback, on the event loop (the listener read and
+        logged the push)."""
         account_id = event.id if isinstance(event, AccountEvent) else event.account_id
         state = self.states.get(account_id)
         if state is None:
@@ -126,11 +98,3 @@ class AccountTracker:
             elif isinstance(effect, CloseWithoutEntry):
                 self._log.warning("close_without_entry", trade_id=effect.fill.id,
                                   account=effect.fill.account)  # fmt: skip
-
-
-def _fields(event: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in event.__dataclass_fields__:
-        value = getattr(event, name)
-        out[name] = iso(value) if name in ("at", "created_at", "updated_at") and value else value
-    return out

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import structlog
 
 from adapters.projectx.client import ProjectXClient
-from adapters.signalr.factory import adapter_factory
-from adapters.signalr.listener import ListenerConfig, UserHubListener
+from adapters.projectx.hub.factory import adapter_factory
+from adapters.projectx.hub.listener import ListenerConfig, UserHubListener
 from adapters.supabase.outbox import Outbox, OutboxDelivery
 from adapters.supabase.results import TRIGGER_DECISION, PostgrestWriter, ResultsConfig
 from engine.model import ActionPlan, ClosedBar, MarketState

@@ -1,7 +1,7 @@
 """Paper trading: a deterministic in-memory broker driven by the pipeline's 1m bars.
 
-One object plays both roles of the decision stage: `context` (ContextProvider, in
-memory: `local = True`) and `submit` (Executor). The pipeline calls `on_minute` for
+One object plays both roles of the decision stage: `context` (ContextProvider) and
+`submit` (Executor). The pipeline calls `on_minute` for
 every accepted 1m bar, in stream order. There is no wall clock: the broker's time is the
 end of the latest minute it was given. Same inputs, same trades, same summary.
 
@@ -36,10 +36,10 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from adapters.paper.trades import PaperTrade, money, side_text, stats, trade_record
+from adapters.paper.trades import PaperTrade, money, stats, trade_record
 from engine.calendar import trading_day_start
-from engine.execution import SIDE_BUY, SIDE_SELL, PlaceEntry
-from engine.model import Bar1m, MarketState, PositionContext
+from engine.execution import PlaceEntry
+from engine.model import Bar1m, MarketState, PositionContext, Side
 from engine.risk import DayMetrics, Fill, RiskLimits, context_from, day_metrics
 from engine.timefmt import iso
 
@@ -75,7 +75,7 @@ class PaperPosition:
     account: str
     symbol: str
     contract: str
-    side: int  # 0 long (bought), 1 short (sold)
+    side: Side  # BUY: long (bought), SELL: short (sold)
     size: int
     tag: str
     order_id: int
@@ -87,8 +87,6 @@ class PaperPosition:
 
 class PaperBroker:
     """Simulated execution and account context; see the module docstring for the model."""
-
-    local = True  # in memory: the trader calls `context` without a network timeout
 
     def __init__(self, config: PaperConfig | None = None, log_trades: bool = False) -> None:
         self.config = config or PaperConfig()
@@ -102,16 +100,12 @@ class PaperBroker:
         self._trades: list[PaperTrade] = []
         self._tags: set[tuple[str, str]] = set()
         self._clock: float | None = None  # end of the latest minute given, epoch s UTC
-        self._day: tuple[float, float] = (math.nan, math.nan)  # (time, its day start) cache
         self._orders = 0
         self._fill_ids = 0
 
     # -- ports -------------------------------------------------------------------------
 
     async def context(self, account: str, symbol: str) -> PositionContext:
-        return self.context_now(account, symbol)
-
-    def context_now(self, account: str, symbol: str) -> PositionContext:
         """Position and gate of `account` now (the end of the latest minute given)."""
         busy = self._busy(account, symbol)
         return context_from(account, busy, self.metrics(account), self.config.limits, True)
@@ -119,12 +113,9 @@ class PaperBroker:
     async def submit(self, entry: PlaceEntry, state: MarketState) -> None:
         self.place(entry)
 
-    def submit_now(self, entry: PlaceEntry, state: MarketState) -> None:
-        self.place(entry)
-
     def place(self, entry: PlaceEntry) -> None:
         """Accept a market entry (the synchronous body of `submit`)."""
-        if entry.side not in (SIDE_BUY, SIDE_SELL) or entry.size < 1:
+        if entry.side not in (Side.BUY, Side.SELL) or entry.size < 1:
             raise ValueError(f"invalid entry: side {entry.side}, size {entry.size}")
         key = (entry.account, entry.tag)
         if key in self._tags:
@@ -218,13 +209,11 @@ class PaperBroker:
         return account in self._pending.get(symbol, {}) or account in self._open.get(symbol, {})
 
     def _day_start(self, t: float) -> float:
-        if self._day[0] != t:
-            self._day = (t, trading_day_start(t, self._tz))
-        return self._day[1]
+        return trading_day_start(t, self._tz)
 
     def _fill(self, entry: PlaceEntry, order_id: int, bar: Bar1m) -> PaperPosition:
         cfg = self.config
-        away = 1 if entry.side == SIDE_BUY else -1
+        away = 1 if entry.side == Side.BUY else -1
         price = bar.open
         position = PaperPosition(
             entry.account, entry.symbol, entry.contract, entry.side, entry.size, entry.tag,
@@ -238,7 +227,7 @@ class PaperBroker:
         if self._log is not None:
             self._log.info(
                 "paper_fill", account=entry.account, symbol=entry.symbol,
-                side=side_text(entry.side), price=price, size=entry.size, at=iso(bar.open_time),
+                side=entry.side.value, price=price, size=entry.size, at=iso(bar.open_time),
                 stop=position.stop, target=position.target, tag=entry.tag,
             )  # fmt: skip
         return position
@@ -255,7 +244,7 @@ class PaperBroker:
         ticks = -cfg.stop_ticks if reason == STOP else cfg.target_ticks
         gross = money(ticks * cfg.tick_value * position.size)
         fees = money(2 * cfg.fee_per_side * position.size)
-        self._record(position, bar.open_time, price, gross, 1 - position.side)
+        self._record(position, bar.open_time, price, gross, _other(position.side))
         trade = PaperTrade(
             position.account, position.symbol, position.side, position.size,
             position.entry_time, position.entry_price, bar.open_time, price, reason,
@@ -267,7 +256,7 @@ class PaperBroker:
             self._log.info("paper_exit", **trade_record(trade), day_net=money(day_net))
 
     def _record(
-        self, position: PaperPosition, at: int, price: float, pnl: float | None, side: int
+        self, position: PaperPosition, at: int, price: float, pnl: float | None, side: Side
     ) -> None:
         self._fill_ids += 1
         fees = money(self.config.fee_per_side * position.size)
@@ -281,7 +270,7 @@ class PaperBroker:
 
 def _touched(position: PaperPosition, bar: Bar1m) -> tuple[str, float] | None:
     """The level `bar` reached, the stop first when it reached both (conservative)."""
-    if position.side == SIDE_BUY:
+    if position.side == Side.BUY:
         stop_hit = bar.low <= position.stop + _EPS
         target_hit = bar.high >= position.target - _EPS
     else:
@@ -292,3 +281,8 @@ def _touched(position: PaperPosition, bar: Bar1m) -> tuple[str, float] | None:
     if target_hit:
         return TARGET, position.target
     return None
+
+
+def _other(side: Side) -> Side:
+    """The side of the fill that closes a position opened on `side`."""
+    return Side.SELL if side == Side.BUY else Side.BUY

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from engine.execution import SIDE_BUY
+from engine.model import Side
 from engine.timefmt import iso
 
 
@@ -15,7 +15,7 @@ class PaperTrade:
 
     account: str
     symbol: str
-    side: int  # side of the entry: 0 buy, 1 sell
+    side: Side  # side of the entry
     size: int
     entry_time: int
     entry_price: float
@@ -29,18 +29,13 @@ class PaperTrade:
     tag: str  # the entry's idempotency tag (customTag live)
 
 
-def side_text(side: int) -> str:
-    """As the order lines name it (`order_skipped`, `order_placed`): buy or sell."""
-    return "buy" if side == SIDE_BUY else "sell"
-
-
 def trade_record(trade: PaperTrade) -> dict[str, object]:
     """One round trip as a trades.jsonl line and the `paper_exit` log fields. Times ISO
     8601 UTC, prices in points, money in USD, `duration_s` from fill to exit minute."""
     return {
         "account": trade.account,
         "symbol": trade.symbol,
-        "side": side_text(trade.side),
+        "side": trade.side.value,  # buy or sell, as the order lines name it
         "size": trade.size,
         "entry_time": iso(trade.entry_time),
         "entry_price": trade.entry_price,

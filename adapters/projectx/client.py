@@ -221,13 +221,17 @@ class ProjectXClient:
         answer = await self.read("/api/Position/searchOpen", {"accountId": account_id})
         return list(answer.get("positions") or [])
 
-    async def trades(self, account_id: int, start: str, end: str | None = None) -> list[dict]:
+    async def trades(
+        self, account_id: int, start: str, end: str | None = None
+    ) -> list[dict[str, Any]]:
         body: dict[str, Any] = {"accountId": account_id, "startTimestamp": start}
         if end:
             body["endTimestamp"] = end
         return list((await self.read("/api/Trade/search", body)).get("trades") or [])
 
-    async def orders(self, account_id: int, start: str, end: str | None = None) -> list[dict]:
+    async def orders(
+        self, account_id: int, start: str, end: str | None = None
+    ) -> list[dict[str, Any]]:
         body: dict[str, Any] = {"accountId": account_id, "startTimestamp": start}
         if end:
             body["endTimestamp"] = end

@@ -24,8 +24,9 @@ from adapters.projectx.budget import BudgetExceeded
 from adapters.projectx.client import AmbiguousOrder, GatewayError, ProjectXClient
 from adapters.projectx.intents import IntentStore
 from adapters.projectx.lookup import SEVERAL_CANDIDATES, Lookup, find_order
-from engine.execution import ORDER_TYPE_MARKET, PlaceEntry
-from engine.model import MarketState
+from adapters.projectx.parsing import ORDER_TYPE_CODES, SIDE_CODES
+from engine.execution import PlaceEntry
+from engine.model import MarketState, OrderType
 from engine.timefmt import iso
 
 
@@ -34,8 +35,8 @@ def order_body(entry: PlaceEntry, account_id: int) -> dict[str, Any]:
     return {
         "accountId": account_id,
         "contractId": entry.contract,
-        "type": ORDER_TYPE_MARKET,
-        "side": entry.side,
+        "type": ORDER_TYPE_CODES[OrderType.MARKET],
+        "side": SIDE_CODES[entry.side],
         "size": entry.size,
         "customTag": entry.tag,
     }
@@ -157,5 +158,5 @@ def _rule_fields(found: Lookup) -> dict[str, Any]:
 def _fields(entry: PlaceEntry) -> dict[str, Any]:
     return {
         "account": entry.account, "symbol": entry.symbol, "contract": entry.contract,
-        "side": entry.side_name, "size": entry.size, "tag": entry.tag, "at": iso(entry.at),
+        "side": entry.side.value, "size": entry.size, "tag": entry.tag, "at": iso(entry.at),
     }  # fmt: skip

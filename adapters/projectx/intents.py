@@ -1,6 +1,7 @@
 """Durable order intents (SQLite on local disk), written before a placement leaves.
 
-One row per customTag. States: `sending` (written before the request), `placed`
+One row per customTag; `side` holds the gateway's OrderSide code (0 buy, 1 sell), as
+rows written by earlier versions do. States: `sending` (written before the request), `placed`
 (the gateway gave an orderId or the tag was found), `refused` (a definitive
 `success: false`), `unsent` (failed locally, provably never sent), `abandoned`
 (unresolved at start and too old to send again). `sending` rows are the unresolved ones.
@@ -13,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from adapters.projectx.parsing import SIDE_CODES, SIDES
 from engine.execution import PlaceEntry
 
 _SCHEMA = """
@@ -60,11 +62,22 @@ class IntentStore:
     def begin(self, entry: PlaceEntry, account_id: int) -> bool:
         """Record `sending` for a new tag; False when the tag already has a row."""
         now = time.time()
+        row = {
+            "tag": entry.tag,
+            "account": entry.account,
+            "account_id": account_id,
+            "symbol": entry.symbol,
+            "contract": entry.contract,
+            "side": SIDE_CODES[entry.side],
+            "size": entry.size,
+            "at": entry.at,
+            "now": now,
+        }
         cursor = self._db.execute(
-            "insert or ignore into intents values (?,?,?,?,?,?,?,?,'sending',null,null,?,?)",
-            (entry.tag, entry.account, account_id, entry.symbol, entry.contract, entry.side,
-             entry.size, entry.at, now, now),
-        )  # fmt: skip
+            "insert or ignore into intents values (:tag, :account, :account_id, :symbol, "
+            ":contract, :side, :size, :at, 'sending', null, null, :now, :now)",
+            row,
+        )
         return cursor.rowcount == 1
 
     def mark(self, tag: str, state: str, order_id: int | None = None, detail: str = "") -> None:
@@ -86,6 +99,14 @@ class IntentStore:
         out = []
         for row in self._db.execute(query, args):
             tag, account, account_id, symbol, contract, side, size, at, state, oid, created = row
-            entry = PlaceEntry(account, symbol, contract, side, size, tag, at)
+            entry = PlaceEntry(
+                account=account,
+                symbol=symbol,
+                contract=contract,
+                side=SIDES[side],
+                size=size,
+                tag=tag,
+                at=at,
+            )
             out.append(Intent(entry, account_id, state, oid, created))
         return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.projectx.parsing import is_int, stamp
+from adapters.projectx.parsing import SIDE_CODES, is_int, stamp
 from engine.execution import PlaceEntry
 
 MATCH_BEFORE_S = 5.0  # an order created this long before the send is not ours
@@ -60,7 +60,7 @@ def find_order(
 
 def match_rule(entry: PlaceEntry, account_id: int, sent_at: float) -> dict[str, Any]:
     return {
-        "account_id": account_id, "contract": entry.contract, "side": entry.side,
+        "account_id": account_id, "contract": entry.contract, "side": SIDE_CODES[entry.side],
         "size": entry.size, "created_from": sent_at - MATCH_BEFORE_S,
         "created_to": sent_at + MATCH_AFTER_S,
     }  # fmt: skip

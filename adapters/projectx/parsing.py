@@ -1,49 +1,271 @@
-"""ProjectX payloads -> engine values (pure)."""
+"""ProjectX payloads -> engine values (pure): REST answers and user-hub pushes alike.
+
+The gateway's codes (side 0/1, order type, order status, position type) are read here
+and nowhere else; the engine sees its own `Side`, `OrderType`, `OrderStatus` and
+`PositionType`. A code outside the documented enums is a `BadPayload`, as is a missing
+field the account state needs. A hub push carries one object argument with the REST
+field names; some public clients also unwrap `{"action": n, "data": {...}}`: that shape
+is accepted too (unconfirmed against the live hub) and its `action` logged.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
+from engine.account_state import AccountEvent, Event, OrderEvent, PositionEvent, TradeEvent
+from engine.model import OrderStatus, OrderType, PositionType, Side
 from engine.risk import Fill
 
+# -- The gateway's codes (projectx-gateway.md, "Enums") ------------------------------------
 
-def fill_of(trade: dict[str, Any], account: str) -> Fill | None:
-    """A `Trade/search` item as a Fill; None when it lacks what the metrics need."""
-    try:
-        at = datetime.fromisoformat(str(trade["creationTimestamp"]).replace("Z", "+00:00"))
-        pnl = trade.get("profitAndLoss")
-        return Fill(
-            id=int(trade["id"]),
-            account=account,
-            contract=str(trade.get("contractId", "")),
-            at=at.timestamp(),
-            price=float(trade.get("price") or 0.0),
-            pnl=None if pnl is None else float(pnl),
-            fees=float(trade.get("fees") or 0.0),
-            side=int(trade.get("side", 0)),
-            size=int(trade.get("size", 0)),
-            voided=bool(trade.get("voided", False)),
-            order_id=int(trade["orderId"]) if trade.get("orderId") is not None else None,
-        )
-    except (KeyError, TypeError, ValueError):
-        return None
+SIDES = {0: Side.BUY, 1: Side.SELL}  # OrderSide: 0 Bid, 1 Ask
+ORDER_TYPES = {
+    0: OrderType.UNKNOWN,
+    1: OrderType.LIMIT,
+    2: OrderType.MARKET,
+    3: OrderType.STOP_LIMIT,
+    4: OrderType.STOP,
+    5: OrderType.TRAILING_STOP,
+    6: OrderType.JOIN_BID,
+    7: OrderType.JOIN_ASK,
+}
+ORDER_STATUSES = {
+    0: OrderStatus.NONE,
+    1: OrderStatus.OPEN,
+    2: OrderStatus.FILLED,
+    3: OrderStatus.CANCELLED,
+    4: OrderStatus.EXPIRED,
+    5: OrderStatus.REJECTED,
+    6: OrderStatus.PENDING,
+}
+POSITION_TYPES = {0: PositionType.UNDEFINED, 1: PositionType.LONG, 2: PositionType.SHORT}
+# What the worker sends (Order/place, the intent store): the codes of an engine value.
+SIDE_CODES = {side: code for code, side in SIDES.items()}
+ORDER_TYPE_CODES = {kind: code for code, kind in ORDER_TYPES.items()}
+
+_Value = TypeVar("_Value")
 
 
-def stamp(value: object) -> float | None:
-    """Epoch seconds of a gateway timestamp (ISO 8601; naive is UTC); None when unreadable."""
-    try:
-        at = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)).timestamp()
+class BadPayload(ValueError):
+    """A payload that lacks a field the engine needs, or carries an unknown code."""
+
+
+def _code(table: Mapping[int, _Value], value: Any, field: str) -> _Value:
+    found = table.get(int(value))
+    if found is None:
+        raise BadPayload(f"unknown {field} code {value!r}")
+    return found
 
 
 def is_int(value: object) -> bool:
     """A JSON integer (JSON `true` is not one, though Python's bool is an int)."""
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def timestamp(value: object) -> float:
+    """Epoch seconds of a gateway timestamp (ISO 8601; naive is UTC); BadPayload otherwise."""
+    if not isinstance(value, str):
+        raise BadPayload(f"timestamp {value!r}")
+    at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)).timestamp()
+
+
+def stamp(value: object) -> float | None:
+    """`timestamp`, or None when the value is not a readable timestamp."""
+    try:
+        return timestamp(value)
+    except ValueError:  # BadPayload is one
+        return None
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+# -- Accounts, orders, positions, trades: REST items and hub pushes ------------------------
+# Each raises KeyError, TypeError or ValueError (BadPayload) for a payload it cannot read.
+
+
+def account_event(p: Mapping[str, Any]) -> AccountEvent:
+    return AccountEvent(
+        id=int(p["id"]),
+        name=str(p.get("name", "")),
+        balance=float(p.get("balance") or 0.0),
+        can_trade=bool(p.get("canTrade")),
+        is_visible=bool(p.get("isVisible", True)),
+        simulated=bool(p.get("simulated", False)),
+    )
+
+
+def order_event(p: Mapping[str, Any]) -> OrderEvent:
+    updated = p.get("updateTimestamp")
+    return OrderEvent(
+        id=int(p["id"]),
+        account_id=int(p["accountId"]),
+        contract=str(p["contractId"]),
+        created_at=timestamp(p["creationTimestamp"]),
+        updated_at=timestamp(updated) if updated else None,
+        status=_code(ORDER_STATUSES, p.get("status", 0), "status"),
+        type=_code(ORDER_TYPES, p.get("type", 0), "type"),
+        side=_code(SIDES, p.get("side", 0), "side"),
+        size=int(p.get("size", 0)),
+        limit_price=_opt_float(p.get("limitPrice")),
+        stop_price=_opt_float(p.get("stopPrice")),
+        fill_volume=int(p.get("fillVolume") or 0),
+        filled_price=_opt_float(p.get("filledPrice")),
+        custom_tag=p.get("customTag") or None,
+    )
+
+
+def position_event(p: Mapping[str, Any]) -> PositionEvent:
+    return PositionEvent(
+        id=int(p["id"]),
+        account_id=int(p["accountId"]),
+        contract=str(p["contractId"]),
+        created_at=timestamp(p["creationTimestamp"]),
+        type=_code(POSITION_TYPES, p.get("type", 0), "type"),
+        size=int(p.get("size", 0)),
+        average_price=float(p.get("averagePrice") or 0.0),
+    )
+
+
+def trade_event(p: Mapping[str, Any]) -> TradeEvent:
+    pnl = p.get("profitAndLoss")
+    return TradeEvent(
+        id=int(p["id"]),
+        account_id=int(p["accountId"]),
+        contract=str(p["contractId"]),
+        at=timestamp(p["creationTimestamp"]),
+        price=float(p["price"]),
+        pnl=None if pnl is None else float(pnl),
+        fees=float(p.get("fees") or 0.0),
+        side=_code(SIDES, p.get("side", 0), "side"),
+        size=int(p.get("size", 0)),
+        voided=bool(p.get("voided")),
+        order_id=int(p["orderId"]) if p.get("orderId") is not None else None,
+    )
+
+
+def fill_of(trade: Mapping[str, Any], account: str) -> Fill | None:
+    """A `Trade/search` item as a Fill of `account`; None when it cannot be read."""
+    try:
+        return trade_event(trade).fill(account)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+# -- User-hub pushes ------------------------------------------------------------------------
+
+# Every user-hub event, by its name on the hub: how its payload is read.
+HUB_EVENTS: dict[str, Callable[[Mapping[str, Any]], Event]] = {
+    "GatewayUserAccount": account_event,
+    "GatewayUserOrder": order_event,
+    "GatewayUserPosition": position_event,
+    "GatewayUserTrade": trade_event,
+}
+# The log line of each: its name, and its fields as (payload field, log field). The
+# fields are the payload's as received (a field it lacks is logged as None).
+LOG_EVENT = {
+    AccountEvent: "account_update",
+    OrderEvent: "order_update",
+    PositionEvent: "position_update",
+    TradeEvent: "trade_fill",
+}
+# (One line per group of related fields: the table reads as the gateway documents them.)
+LOG_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {
+    AccountEvent: (
+        ("id", "account_id"), ("name", "account_name"), ("balance", "balance"),
+        ("canTrade", "can_trade"), ("isVisible", "is_visible"), ("simulated", "simulated"),
+    ),
+    OrderEvent: (
+        ("id", "order_id"), ("accountId", "account_id"), ("contractId", "contract_id"),
+        ("status", "status"), ("type", "type"), ("side", "side"), ("size", "size"),
+        ("limitPrice", "limit_price"), ("stopPrice", "stop_price"),
+        ("fillVolume", "fill_volume"), ("filledPrice", "filled_price"),
+        ("customTag", "custom_tag"), ("updateTimestamp", "updated_at"),
+    ),
+    PositionEvent: (
+        ("id", "position_id"), ("accountId", "account_id"), ("contractId", "contract_id"),
+        ("type", "type"), ("size", "size"), ("averagePrice", "average_price"),
+        ("creationTimestamp", "created_at"),
+    ),
+    TradeEvent: (
+        ("id", "trade_id"), ("accountId", "account_id"), ("contractId", "contract_id"),
+        ("orderId", "order_id"), ("side", "side"), ("size", "size"), ("price", "price"),
+        ("profitAndLoss", "pnl"), ("fees", "fees"), ("voided", "voided"),
+        ("creationTimestamp", "created_at"),
+    ),
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class HubPush:
+    """One user-hub push, read: the engine event and the fields of its log line."""
+
+    event: Event
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class BadPush:
+    """A push of an unknown event, or not one object with an id (`hub_bad_frame`)."""
+
+    reason: str  # unknown_target | bad_arguments
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class BadEvent:
+    """A push of the right shape whose payload cannot be read (`hub_bad_event`)."""
+
+    target: str
+    reason: str
+
+
+def parse_push(target: str, arguments: list[Any]) -> HubPush | BadPush | BadEvent:
+    """A hub invocation (`target`, `arguments`) as an engine event, or why not."""
+    read = HUB_EVENTS.get(target)
+    if read is None:
+        return BadPush("unknown_target", target[:80])
+    if len(arguments) != 1 or not isinstance(arguments[0], dict):
+        return BadPush("bad_arguments", f"{target}: {repr(arguments)[:100]}")
+    payload, action = arguments[0], None
+    inner = payload.get("data")
+    if isinstance(inner, dict) and "id" not in payload:
+        raw_action = payload.get("action")
+        payload, action = inner, raw_action if isinstance(raw_action, int) else None
+    if payload.get("id") is None:
+        return BadPush("bad_arguments", f"{target}: no id")
+    try:
+        event = read(payload)
+    except (KeyError, TypeError, ValueError) as exc:
+        return BadEvent(target[:64], f"{target}: {type(exc).__name__}: {exc}"[:200])
+    return HubPush(event, log_fields(type(event), payload, action))
+
+
+def log_fields(kind: type, payload: Mapping[str, Any], action: int | None) -> dict[str, Any]:
+    """The fields of a push's log line: the payload's, with the names of its codes."""
+    fields = {name: payload.get(key) for key, name in LOG_FIELDS[kind]}
+    if kind is OrderEvent:
+        fields["status_name"] = _name(ORDER_STATUSES, fields["status"])
+        fields["side_name"] = _name(SIDES, fields["side"])
+    elif kind is TradeEvent:
+        fields["side_name"] = _name(SIDES, fields["side"])
+    elif kind is PositionEvent:
+        fields["type_name"] = _name(POSITION_TYPES, fields["type"])
+    if action is not None:
+        fields["action"] = action
+    return fields
+
+
+def _name(table: Mapping[int, StrEnum], value: Any) -> str | None:
+    found = table.get(value) if isinstance(value, int) else None
+    return None if found is None else found.value
 
 
 # -- Order/place ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from adapters.projectx.parsing import SIDE_CODES
 from adapters.supabase.http import postgrest_client
 from adapters.supabase.outbox import RowRejected
 from engine.round_trips import Leg, RoundTrip
@@ -119,7 +120,7 @@ def trade_result_row(trip: RoundTrip, strategy: str = STRATEGY) -> dict[str, Any
 
 
 def _raw(leg: Leg, role: str, trip: RoundTrip) -> dict[str, Any]:
-    """One fill in the gateway's field names, plus its role and the part of it used
+    """One fill in the gateway's field names and codes, plus its role and the part of it used
     (a flip's fill appears in two round trips, split by `legSize`)."""
     fill = leg.fill
     return {
@@ -130,7 +131,7 @@ def _raw(leg: Leg, role: str, trip: RoundTrip) -> dict[str, Any]:
         "price": fill.price,
         "profitAndLoss": fill.pnl,
         "fees": fill.fees,
-        "side": fill.side,
+        "side": SIDE_CODES[fill.side],  # the gateway's OrderSide: 0 buy, 1 sell
         "size": fill.size,
         "voided": fill.voided,
         "orderId": fill.order_id,

@@ -6,8 +6,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from adapters.freshness_gate import FreshnessGate
-from engine.execution import SIDE_BUY, PlaceEntry
-from engine.model import MarketState
+from engine.execution import PlaceEntry
+from engine.model import MarketState, Side
 
 AT = 1_750_082_700  # a bar close, epoch s
 
@@ -21,7 +21,7 @@ class Recording:
 
 
 def _entry() -> tuple[PlaceEntry, MarketState]:
-    entry = PlaceEntry("main", "MES", "CON.F.US.MES.Z25", SIDE_BUY, 1, "rt-main-MES-x", AT)
+    entry = PlaceEntry("main", "MES", "CON.F.US.MES.Z25", Side.BUY, 1, "rt-main-MES-x", AT)
     return entry, MarketState("MES", AT, (), ())
 
 

@@ -16,15 +16,15 @@ from structlog.testing import capture_logs
 
 from adapters.leader_gate import LeaderGate
 from adapters.lease import AdvisoryLease, StaticLease, lease_key
-from engine.execution import SIDE_SELL, PlaceEntry
-from engine.model import MarketState
+from engine.execution import PlaceEntry
+from engine.model import MarketState, Side
 from tests.fakes.wait import eventually
 
 POLL_S = 0.5
 BOUND_S = POLL_S + 1.0
 SECRET = "hunter2-lease-secret"
 AT = 1_750_086_000
-ENTRY = PlaceEntry("main", "MES", "CON.F.US.MES.U25", SIDE_SELL, 1, "rt-main-MES-t", AT)
+ENTRY = PlaceEntry("main", "MES", "CON.F.US.MES.U25", Side.SELL, 1, "rt-main-MES-t", AT)
 STATE = MarketState("MES", AT, (), ())
 
 
@@ -232,7 +232,7 @@ async def test_gate_forwards_only_while_leader_and_logs_the_full_intent_otherwis
             "symbol": "MES",
             "contract": "CON.F.US.MES.U25",
             "side": "sell",
-            "side_code": SIDE_SELL,
+            "side_code": 1,
             "size": 1,
             "tag": "rt-main-MES-t",
             "at": logs[0]["at"],

@@ -9,8 +9,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from adapters.paper import PaperBroker, PaperConfig, PaperPosition, PaperTrade
-from engine.execution import SIDE_BUY, SIDE_SELL, PlaceEntry, entry_tag
-from engine.model import Bar1m, MarketState, PositionContext
+from engine.execution import PlaceEntry, entry_tag
+from engine.model import Bar1m, MarketState, PositionContext, Side
 from engine.ports import ContextProvider, Executor
 from engine.risk import DayMetrics, RiskLimits
 
@@ -27,7 +27,7 @@ def flat(at: int, price: float = 6000.0, symbol: str = "MES") -> Bar1m:
     return minute(at, price, price + 1.0, price - 1.0, price, symbol)
 
 
-def entry(at: int = T, side: int = SIDE_BUY, account: str = "acct", tag: str = "") -> PlaceEntry:
+def entry(at: int = T, side: Side = Side.BUY, account: str = "acct", tag: str = "") -> PlaceEntry:
     tag = tag or entry_tag(account, "MES", at)
     return PlaceEntry(account, "MES", CONTRACT, side, 1, tag, at)
 
@@ -57,7 +57,7 @@ def test_satisfies_the_ports() -> None:
     broker = PaperBroker()
     contexts: ContextProvider = broker
     executor: Executor = broker
-    assert contexts is executor and PaperBroker.local is True
+    assert contexts is executor
 
 
 async def test_entry_fills_at_the_open_of_the_next_minute() -> None:
@@ -68,11 +68,11 @@ async def test_entry_fills_at_the_open_of_the_next_minute() -> None:
     broker.on_minute(minute(T, 6000.25, 6002.0, 5999.0, 6001.0))
     assert broker.pending() == ()
     assert broker.positions() == (
-        PaperPosition("acct", "MES", CONTRACT, SIDE_BUY, 1, entry().tag, 1, T, 6000.25,
+        PaperPosition("acct", "MES", CONTRACT, Side.BUY, 1, entry().tag, 1, T, 6000.25,
                       stop=5990.25, target=6020.25),
     )  # fmt: skip
     assert [(f.at, f.price, f.pnl, f.fees, f.side) for f in broker.fills("acct")] == [
-        (T, 6000.25, None, 0.37, SIDE_BUY)
+        (T, 6000.25, None, 0.37, Side.BUY)
     ]
 
 
@@ -85,7 +85,8 @@ async def test_minute_already_given_before_the_decision_fills_on_submit() -> Non
     assert len(broker.positions()) == 1
 
 
-LONG, SHORT = SIDE_BUY, SIDE_SELL
+LONG, SHORT = Side.BUY, Side.SELL
+CLOSED_BY = {LONG: SHORT, SHORT: LONG}  # the side of the fill that closes each
 
 
 @pytest.mark.parametrize(
@@ -100,7 +101,7 @@ LONG, SHORT = SIDE_BUY, SIDE_SELL
     ],
 )
 async def test_bracket_exits(
-    side: int, bar: tuple[float, float, float, float], reason: str, exit_price: float, gross: float
+    side: Side, bar: tuple[float, float, float, float], reason: str, exit_price: float, gross: float
 ) -> None:
     broker = PaperBroker()
     await submit(broker, entry(side=side))
@@ -114,7 +115,7 @@ async def test_bracket_exits(
     )  # fmt: skip
     assert broker.positions() == ()
     closing = broker.fills("acct")[-1]
-    assert (closing.pnl, closing.fees, closing.side) == (gross, 0.37, 1 - side)
+    assert (closing.pnl, closing.fees, closing.side) == (gross, 0.37, CLOSED_BY[side])
     assert closing.price == exit_price
 
 
@@ -137,7 +138,7 @@ async def test_minutes_of_other_symbols_and_earlier_minutes_do_not_touch_a_posit
 async def test_size_scales_pnl_and_fees() -> None:
     broker = PaperBroker()
     await broker.submit(
-        PlaceEntry("acct", "MES", CONTRACT, SIDE_BUY, 3, "t", T), MarketState("MES", T, (), ())
+        PlaceEntry("acct", "MES", CONTRACT, Side.BUY, 3, "t", T), MarketState("MES", T, (), ())
     )
     broker.on_minute(flat(T, 6000.0))
     broker.on_minute(minute(T + 60, 6000.0, 6020.0, 5999.0, 6019.0))
@@ -153,7 +154,7 @@ async def test_pending_entry_blocks_a_second_entry() -> None:
     await submit(broker, entry())
     assert await context(broker) == PositionContext("acct", position_open=True)
     assert await context(broker, "other") == PositionContext("other")
-    await submit(broker, entry(T + 300, side=SIDE_SELL))
+    await submit(broker, entry(T + 300, side=Side.SELL))
     assert broker.counts["refused_busy"] == 1 and len(broker.pending()) == 1
     broker.on_minute(flat(T, 6000.0))
     assert (await context(broker)).position_open
@@ -272,6 +273,7 @@ async def test_summary_counts_and_drawdown_and_leaves_open_positions_open() -> N
     assert isinstance(open_positions, list) and isinstance(pending, list)
     assert [(p["account"], p["entry_time"]) for p in open_positions] == [("acct", T + 3000)]
     assert [(e["account"], e["tag"]) for e in pending] == [("c", entry(T + 3600, account="c").tag)]
+    assert [p["side"] for p in open_positions] == [e["side"] for e in pending] == ["buy"]
 
 
 async def test_empty_broker() -> None:
@@ -290,7 +292,7 @@ async def run_session(seed: int) -> tuple[tuple[PaperTrade, ...], dict[str, obje
             for account in ("a", "b"):
                 ctx = await broker.context(account, "MES")
                 if not ctx.position_open and ctx.gate_open:
-                    await submit(broker, entry(at, rng.choice([0, 1]), account))
+                    await submit(broker, entry(at, rng.choice([Side.BUY, Side.SELL]), account))
         step = rng.choice([-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0])
         o, c = price, price + step
         high = max(o, c) + rng.choice([0.0, 0.25, 1.0, 3.0])
@@ -329,7 +331,7 @@ def test_config_rejects_bad_values(kwargs: dict[str, object]) -> None:
 async def test_fills_and_exits_are_logged_only_when_asked(log_trades: bool) -> None:
     broker = PaperBroker(log_trades=log_trades)
     with capture_logs() as logs:
-        await submit(broker, entry(side=SIDE_SELL))
+        await submit(broker, entry(side=Side.SELL))
         broker.on_minute(flat(T, 6000.0))
         broker.on_minute(minute(T + 60, 5999.0, 6001.0, 5980.0, 5985.0))  # short target
     if not log_trades:

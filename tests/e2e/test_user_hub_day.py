@@ -14,8 +14,8 @@ import psycopg
 import pytest
 
 from adapters.projectx.client import ProjectXClient, ProjectXConfig
-from adapters.signalr.factory import adapter_factory
-from adapters.signalr.listener import ListenerConfig, UserHubListener
+from adapters.projectx.hub.factory import adapter_factory
+from adapters.projectx.hub.listener import ListenerConfig, UserHubListener
 from adapters.supabase.outbox import Outbox, OutboxDelivery
 from adapters.supabase.results import PostgrestWriter, ResultsConfig
 from engine.calendar import trading_day_start

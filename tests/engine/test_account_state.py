@@ -29,21 +29,24 @@ from engine.account_state import (
     reduce,
     start_day,
 )
+from engine.model import OrderStatus, OrderType, PositionType, Side
 from engine.risk import DayMetrics
 
 DAY = 1_750_111_200.0  # 2025-06-16 17:00 CDT (22:00Z), the trading day's start
 MES = "CON.F.US.MES.Z25"
 A, B = 101, 202
-BUY, SELL = 0, 1
-MARKET, LIMIT, STOP = 2, 1, 4
+BUY, SELL = Side.BUY, Side.SELL
+MARKET, LIMIT, STOP = OrderType.MARKET, OrderType.LIMIT, OrderType.STOP
+LONG, SHORT = PositionType.LONG, PositionType.SHORT
+FILLED, WORKING = OrderStatus.FILLED, OrderStatus.OPEN
 
 
-def order(id_: int, account: int, side: int, size: int, type_: int = MARKET,
-          tag: str | None = None, status: int = 2) -> OrderEvent:  # fmt: skip
+def order(id_: int, account: int, side: Side, size: int, type_: OrderType = MARKET,
+          tag: str | None = None, status: OrderStatus = FILLED) -> OrderEvent:  # fmt: skip
     return OrderEvent(id_, account, MES, DAY, None, status, type_, side, size, custom_tag=tag)
 
 
-def trade(id_: int, account: int, order_id: int, at: float, side: int, size: int, price: float,
+def trade(id_: int, account: int, order_id: int, at: float, side: Side, size: int, price: float,
           pnl: float | None = None, voided: bool = False) -> TradeEvent:  # fmt: skip
     return TradeEvent(id_, account, MES, DAY + at, price, pnl, round(0.37 * size, 2), side, size,
                       voided, order_id)  # fmt: skip
@@ -61,14 +64,14 @@ SCRIPT: list[Event] = [
     order(1001, A, BUY, 2, tag=tag("main", "20250616T2205Z")),
     trade(1, A, 1001, 300, BUY, 1, 6000.00),
     trade(2, A, 1001, 301, BUY, 1, 6000.25),
-    PositionEvent(9001, A, MES, DAY + 300, 1, 2, 6000.125),
+    PositionEvent(9001, A, MES, DAY + 300, LONG, 2, 6000.125),
     order(1002, A, SELL, 2, STOP),
     order(1003, A, SELL, 2, LIMIT),
     # B1: long 1 + scale-in 1, target fills 1, then the stop takes the other
     order(2001, B, BUY, 1, tag=tag("alt", "20250616T2210Z")),
     trade(21, B, 2001, 600, BUY, 1, 6001.00),
     trade(3, A, 1003, 900, SELL, 2, 6010.00, pnl=98.75),
-    PositionEvent(9001, A, MES, DAY + 300, 1, 0, 0.0),
+    PositionEvent(9001, A, MES, DAY + 300, LONG, 0, 0.0),
     order(2002, B, BUY, 1, tag=tag("alt", "20250616T2220Z")),
     trade(22, B, 2002, 1200, BUY, 1, 6003.00),
     order(2003, B, SELL, 2, LIMIT),
@@ -78,8 +81,8 @@ SCRIPT: list[Event] = [
     # B: a short left open
     order(2005, B, SELL, 1, tag=tag("alt", "20250616T2250Z")),
     trade(25, B, 2005, 3000, SELL, 1, 5990.00),
-    order(2006, B, BUY, 1, STOP, status=1),  # its protective stop, still working
-    PositionEvent(9002, B, MES, DAY + 3000, 2, 1, 5990.0),
+    order(2006, B, BUY, 1, STOP, status=WORKING),  # its protective stop, still working
+    PositionEvent(9002, B, MES, DAY + 3000, SHORT, 1, 5990.0),
     AccountEvent(B, "50KTC-B", 49_993.15, False),
     # A2: short 1 stopped out
     order(1004, A, SELL, 1, tag=tag("main", "20250616T2300Z")),
@@ -280,7 +283,7 @@ def test_start_day_forgets_settled_history_and_keeps_the_open_round_trip(
 
 
 def test_a_position_update_with_size_zero_removes_the_position() -> None:
-    state, _ = reduce(fresh(A), PositionEvent(1, A, MES, DAY, 2, 3, 6000.0))
+    state, _ = reduce(fresh(A), PositionEvent(1, A, MES, DAY, SHORT, 3, 6000.0))
     assert state.positions[MES].size == -3
-    state, _ = reduce(state, replace(PositionEvent(1, A, MES, DAY, 2, 3, 6000.0), size=0))
+    state, _ = reduce(state, replace(PositionEvent(1, A, MES, DAY, SHORT, 3, 6000.0), size=0))
     assert state.positions == {}

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.decide import BUY_ALIGNED, HOLD_RANGE, SELL_ALIGNED
-from engine.execution import SIDE_BUY, SIDE_SELL, PlaceEntry, entry_for, entry_tag
-from engine.model import MarketState
+from engine.execution import PlaceEntry, entry_for, entry_tag
+from engine.model import MarketState, Side
 
 
 @given(st.integers(0, 7_000_000_000))
@@ -25,10 +25,10 @@ def test_entries_for_plans() -> None:
     buy = entry_for(BUY_ALIGNED, state, "a", "CON.F.US.MES.M25", 2)
     sell = entry_for(SELL_ALIGNED, state, "a", "CON.F.US.MES.M25", 1)
     assert buy is not None and sell is not None
-    assert (buy.side, buy.size, buy.side_name, buy.tag) == (
-        SIDE_BUY, 2, "buy", "rt-a-MES-20250616T2205Z"
+    assert (buy.side, buy.size, buy.side.value, buy.tag) == (
+        Side.BUY, 2, "buy", "rt-a-MES-20250616T2205Z"
     )  # fmt: skip
-    assert (sell.side, sell.side_name, sell.at) == (SIDE_SELL, "sell", 1_750_111_500)
+    assert (sell.side, sell.side.value, sell.at) == (Side.SELL, "sell", 1_750_111_500)
 
 
 def test_an_entry_is_immutable_and_gives_its_fields() -> None:
@@ -36,7 +36,7 @@ def test_an_entry_is_immutable_and_gives_its_fields() -> None:
     entry = entry_for(SELL_ALIGNED, state, "a", "CON.F.US.MES.M25", 1)
     assert entry is not None
     assert entry.fields() == {
-        "account": "a", "symbol": "MES", "contract": "CON.F.US.MES.M25", "side": SIDE_SELL,
+        "account": "a", "symbol": "MES", "contract": "CON.F.US.MES.M25", "side": Side.SELL,
         "size": 1, "tag": "rt-a-MES-20250616T2205Z", "at": 1_750_111_500,
     }  # fmt: skip
     assert entry == PlaceEntry(**entry.fields())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.model import PositionContext
+from engine.model import PositionContext, Side
 from engine.risk import (
     DayMetrics,
     Fill,
@@ -20,7 +20,7 @@ LIMITS = RiskLimits()
 
 
 def fill(id_: int, at: float, pnl: float | None, fees: float = 0.37, voided: bool = False) -> Fill:
-    side = 0 if pnl is None else 1
+    side = Side.BUY if pnl is None else Side.SELL
     return Fill(id_, "acct", "CON.F.US.MES.U25", at, 6000.0, pnl, fees, side, 1, voided, id_)
 
 

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 import pytest
 
 from engine.account_state import OrderEvent, TradeEvent
+from engine.model import OrderType, Side
 from engine.risk import Fill
 from engine.round_trips import (
-    BUY,
-    SELL,
     Book,
     RoundTrip,
     book_of,
@@ -23,24 +22,25 @@ from tests.engine.test_account_state import DAY, EXPECTED_A, SCRIPT
 
 MES = "CON.F.US.MES.Z25"
 MNQ = "CON.F.US.MNQ.Z25"
+BUY, SELL = Side.BUY, Side.SELL
 
 
 @dataclass(frozen=True, slots=True)
 class Order:
-    type: int
+    type: OrderType
     custom_tag: str | None = None
 
 
 ORDERS = {
-    1: Order(2, "rt-main-MES-20250616T2205Z"),
-    2: Order(1),  # target (limit)
-    3: Order(4),  # stop
-    4: Order(2),  # untagged market (manual)
-    5: Order(2, "rt-main-MES-20250616T2300Z"),
+    1: Order(OrderType.MARKET, "rt-main-MES-20250616T2205Z"),
+    2: Order(OrderType.LIMIT),  # target
+    3: Order(OrderType.STOP),
+    4: Order(OrderType.MARKET),  # untagged (manual)
+    5: Order(OrderType.MARKET, "rt-main-MES-20250616T2300Z"),
 }
 
 
-def f(id_: int, at: float, side: int, size: int, price: float, pnl: float | None = None,
+def f(id_: int, at: float, side: Side, size: int, price: float, pnl: float | None = None,
       order: int = 1, voided: bool = False, contract: str = MES) -> Fill:  # fmt: skip
     return Fill(id_, "main", contract, DAY + at, price, pnl, 0.37 * size, side, size, voided,
                 order)  # fmt: skip

@@ -1,4 +1,5 @@
-"""Pure parts of the user-hub listener: the frame tap, push parsing, log fields, backoff."""
+"""Pure parts of the user-hub listener: the frame tap, the subscriptions, the token in the
+URL, the reconnect backoff."""
 
 from __future__ import annotations
 
@@ -7,13 +8,8 @@ from typing import Any
 import pytest
 
 from adapters.backoff import backoff_delay
-from adapters.signalr.frames import tap
-from adapters.signalr.listener import subscriptions, with_token
-from adapters.signalr.parsing import BadPush, HubEvent, log_fields, parse_push
-
-TRADE = {"id": 501, "accountId": 7, "contractId": "CON.F.US.MES.Z25", "orderId": 101,
-         "price": 6001.25, "side": 1, "size": 2, "profitAndLoss": 12.5, "fees": 0.74,
-         "voided": False, "creationTimestamp": "2026-11-27T14:30:00+00:00"}  # fmt: skip
+from adapters.projectx.hub.frames import tap
+from adapters.projectx.hub.listener import subscriptions, with_token
 
 
 class Sink:
@@ -78,47 +74,6 @@ def test_tap_ignores_empty_pieces_and_reads_every_record_of_a_frame() -> None:
     sink = Sink()
     assert tap("\x1e\x1e{}\x1e{\x1e", sink) == []
     assert sink.calls == [("bad", "no_type"), ("bad", "not_json")]
-
-
-def test_parse_push_plain_and_wrapped() -> None:
-    plain = parse_push("GatewayUserTrade", [TRADE], 1.5)
-    assert plain == HubEvent("trade", "GatewayUserTrade", TRADE, 1.5, None)
-    wrapped = parse_push("GatewayUserTrade", [{"action": 0, "data": TRADE}], 1.5)
-    assert wrapped == HubEvent("trade", "GatewayUserTrade", TRADE, 1.5, 0)
-
-
-@pytest.mark.parametrize(
-    ("target", "arguments", "reason"),
-    [
-        ("GatewayQuote", [{"id": 1}], "unknown_target"),
-        ("GatewayUserOrder", [], "bad_arguments"),
-        ("GatewayUserOrder", [{"id": 1}, {"id": 2}], "bad_arguments"),
-        ("GatewayUserOrder", ["x"], "bad_arguments"),
-        ("GatewayUserOrder", [{"accountId": 7}], "bad_arguments"),
-    ],
-)
-def test_parse_push_rejects(target: str, arguments: list[Any], reason: str) -> None:
-    result = parse_push(target, arguments, 0.0)
-    assert isinstance(result, BadPush) and result.reason == reason
-
-
-def test_log_fields_of_a_fill() -> None:
-    event = parse_push("GatewayUserTrade", [TRADE], 0.0)
-    assert isinstance(event, HubEvent)
-    assert log_fields(event) == {
-        "trade_id": 501, "account_id": 7, "contract_id": "CON.F.US.MES.Z25", "order_id": 101,
-        "side": 1, "side_name": "sell", "size": 2, "price": 6001.25, "pnl": 12.5,
-        "fees": 0.74, "voided": False, "created_at": "2026-11-27T14:30:00+00:00",
-    }  # fmt: skip
-
-
-def test_log_fields_name_enums_and_survive_odd_values() -> None:
-    order = parse_push("GatewayUserOrder", [{"id": 1, "status": 5, "side": [0]}], 0.0)
-    assert isinstance(order, HubEvent)
-    fields = log_fields(order)
-    assert (fields["status_name"], fields["side_name"], fields["custom_tag"]) == (
-        "rejected", None, None,
-    )  # fmt: skip
 
 
 def test_subscriptions_in_order() -> None:

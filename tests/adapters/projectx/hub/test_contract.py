@@ -2,7 +2,7 @@
 through the real UserHubListener against FakeUserHub (a real local SignalR server).
 
 A case an adapter fails because of its library is kept and marked xfail(strict=True) for
-that adapter only; the default adapter (adapters/signalr/factory.py) passes them all.
+that adapter only; the default adapter (adapters/projectx/hub/factory.py) passes them all.
 Every case also checks, at teardown, that the listener invoked nothing but Subscribe* and
 that no token reached a log line.
 """
@@ -10,6 +10,7 @@ that no token reached a log line.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -18,9 +19,9 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from adapters.signalr.factory import CLIENTS, adapter_factory
-from adapters.signalr.listener import ListenerConfig, UserHubListener, subscriptions
-from adapters.signalr.parsing import HubEvent
+from adapters.projectx.hub.factory import CLIENTS, adapter_factory
+from adapters.projectx.hub.listener import ListenerConfig, UserHubListener, subscriptions
+from engine.account_state import AccountEvent, Event, OrderEvent, PositionEvent, TradeEvent
 from tests.fakes.signalr_hub import FakeUserHub
 from tests.fakes.signalr_wire import SUBSCRIBE_METHODS
 from tests.fakes.wait import eventually
@@ -30,6 +31,24 @@ SERVER_PING_S = 0.1
 CLIENT_PING_S = 0.15
 KEEPALIVE_S = 0.6
 TOKENS = ("tok-1", "tok-2")
+CONTRACT = "CON.F.US.MES.Z25"
+AT = "2026-11-27T14:30:00+00:00"
+
+
+def order(order_id: int, account: int = 7, **extra: Any) -> dict[str, Any]:
+    return {"id": order_id, "accountId": account, "contractId": CONTRACT, "status": 1,
+            "type": 2, "side": 0, "size": 1, "customTag": f"t{order_id}",
+            "creationTimestamp": AT, **extra}  # fmt: skip
+
+
+def trade(trade_id: int, account: int = 7, **extra: Any) -> dict[str, Any]:
+    return {"id": trade_id, "accountId": account, "contractId": CONTRACT, "price": 6001.25,
+            "creationTimestamp": AT, **extra}  # fmt: skip
+
+
+def position(position_id: int, account: int = 7, **extra: Any) -> dict[str, Any]:
+    return {"id": position_id, "accountId": account, "contractId": CONTRACT,
+            "creationTimestamp": AT, **extra}  # fmt: skip
 
 
 def clients(**xfail: str) -> list[Any]:
@@ -46,7 +65,7 @@ class Rig:
     hub: FakeUserHub
     listener: UserHubListener
     token: dict[str, str]
-    events: list[HubEvent] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
     threads: set[int] = field(default_factory=set)
     logs: list[dict[str, Any]] = field(default_factory=list)
 
@@ -59,11 +78,6 @@ class Rig:
         session = self.hub.sessions[session_number - 1]
         done = [(i.target, i.arguments) for i in session.invocations]
         return done == subscriptions(ACCOUNTS) and self.listener.state == "subscribed"
-
-    def order(self, order_id: int, account: int = 7, **extra: Any) -> dict[str, Any]:
-        return {"id": order_id, "accountId": account, "contractId": "CON.F.US.MES.Z25",
-                "status": 1, "type": 2, "side": 0, "size": 1, "customTag": f"t{order_id}",
-                **extra}  # fmt: skip
 
     def assert_only_subscriptions(self) -> None:
         """Logging only: the listener never invoked anything but Subscribe*."""
@@ -94,7 +108,7 @@ async def rig(request: pytest.FixtureRequest) -> AsyncIterator[Rig]:
         listener = UserHubListener(config, build, token_provider, lambda e: None)
         test_rig = Rig(hub, listener, token)
 
-        def deliver(event: HubEvent) -> None:
+        def deliver(event: Event) -> None:
             test_rig.threads.add(threading.get_ident())
             test_rig.events.append(event)
 
@@ -138,22 +152,19 @@ async def test_events_arrive_in_order_on_the_loop_thread(rig: Rig, client: str) 
     hub = rig.hub
     await hub.emit("GatewayUserAccount", {"id": 7, "name": "PA-7", "balance": 50_000.0,
                                           "canTrade": True})  # fmt: skip
-    await hub.emit("GatewayUserOrder", rig.order(101))
+    await hub.emit("GatewayUserOrder", order(101))
     await hub.emit_batch([  # several records in one websocket frame
-        ("GatewayUserOrder", rig.order(101, status=2, fillVolume=1, filledPrice=6001.25)),
-        ("GatewayUserTrade", {"id": 501, "accountId": 7, "contractId": "CON.F.US.MES.Z25",
-                              "orderId": 101, "price": 6001.25, "side": 0, "size": 1,
-                              "profitAndLoss": None, "fees": 0.37, "voided": False}),
-        ("GatewayUserPosition", {"id": 9, "accountId": 8, "contractId": "CON.F.US.MES.Z25",
-                                 "type": 1, "size": 1, "averagePrice": 6001.25}),
+        ("GatewayUserOrder", order(101, status=2, fillVolume=1, filledPrice=6001.25)),
+        ("GatewayUserTrade", trade(501, orderId=101, side=0, size=1, profitAndLoss=None,
+                                   fees=0.37, voided=False)),
+        ("GatewayUserPosition", position(9, account=8, type=1, size=1, averagePrice=6001.25)),
     ])  # fmt: skip
-    await hub.emit("GatewayUserOrder", {"action": 1, "data": rig.order(102, account=8)})
+    await hub.emit("GatewayUserOrder", {"action": 1, "data": order(102, account=8)})
     await eventually(lambda: len(rig.events) == 6, timeout=3)
-    assert [(e.kind, e.payload["id"]) for e in rig.events] == [
-        ("account", 7), ("order", 101), ("order", 101), ("trade", 501), ("position", 9),
-        ("order", 102),
+    assert [(type(e), e.id) for e in rig.events] == [
+        (AccountEvent, 7), (OrderEvent, 101), (OrderEvent, 101), (TradeEvent, 501),
+        (PositionEvent, 9), (OrderEvent, 102),
     ]  # fmt: skip
-    assert rig.events[-1].action == 1
     assert rig.threads == {threading.get_ident()}  # the test runs on the loop thread
     assert rig.listener.counts["foreign_thread"] == 0
     lines = {line["event"]: line for line in rig.logs if line["event"] != "hub_state"}
@@ -161,9 +172,11 @@ async def test_events_arrive_in_order_on_the_loop_thread(rig: Rig, client: str) 
         "event": "trade_fill", "log_level": "info", "trade_id": 501, "account_id": 7,
         "contract_id": "CON.F.US.MES.Z25", "order_id": 101, "side": 0, "side_name": "buy",
         "size": 1, "price": 6001.25, "pnl": None, "fees": 0.37, "voided": False,
-        "created_at": None,
+        "created_at": AT,
     }  # fmt: skip
     assert lines["order_update"]["custom_tag"] == "t102"
+    assert lines["order_update"]["action"] == 1  # the wrapped push's action, logged
+    assert len(rig.lines("order_update")) == 3  # one line per push
     assert lines["position_update"]["type_name"] == "long"
     assert lines["account_update"]["balance"] == 50_000.0
 
@@ -174,8 +187,8 @@ async def test_dropped_connection_reconnects_and_subscribes_again(rig: Rig, clie
     await eventually(lambda: len(rig.hub.sessions) >= 2 and rig.subscribed(2), timeout=5)
     assert rig.hub.sessions[1].token == "tok-1"
     assert len(rig.hub.attempts) == 2  # one new client; the library's own reconnect is off
-    assert await rig.hub.emit("GatewayUserOrder", rig.order(201)) == 1
-    await eventually(lambda: [e.payload["id"] for e in rig.events] == [201])
+    assert await rig.hub.emit("GatewayUserOrder", order(201)) == 1
+    await eventually(lambda: [e.id for e in rig.events] == [201])
 
 
 @pytest.mark.parametrize("client", clients())
@@ -189,7 +202,7 @@ async def test_rotated_token_reconnects_with_the_newest_token(rig: Rig, client: 
     await eventually(lambda: hub.open_sessions and rig.subscribed(len(hub.sessions)), timeout=5)
     assert hub.sessions[-1].token == "tok-2"
     assert all(s.token == "tok-2" for s in hub.open_sessions)
-    assert await hub.emit("GatewayUserTrade", {"id": 1, "accountId": 8}) == 1
+    assert await hub.emit("GatewayUserTrade", trade(1, account=8)) == 1
     await eventually(lambda: len(rig.events) == 1)
 
 
@@ -202,8 +215,8 @@ async def test_silent_open_connection_is_replaced_by_the_watchdog(rig: Rig, clie
     hub.stall(False)
     await eventually(lambda: hub.open_sessions and rig.subscribed(len(hub.sessions)), timeout=5)
     assert len(hub.open_sessions) == 1
-    assert await hub.emit("GatewayUserOrder", rig.order(301)) == 1
-    await eventually(lambda: [e.payload["id"] for e in rig.events] == [301])
+    assert await hub.emit("GatewayUserOrder", order(301)) == 1
+    await eventually(lambda: [e.id for e in rig.events] == [301])
 
 
 MALFORMED = [
@@ -218,7 +231,8 @@ MALFORMED = [
     '{"type": 1, "target": "GatewayUserOrder", "arguments": [1, 2]}\x1e',
     '{"type": 3}\x1e',
     '{"type": 2, "invocationId": "x", "item": 1}\x1e',
-    '{"type": 1, "target": "GatewayUserOrder", "arguments": [{"id": 1}]}\x1e{oops\x1e',
+    json.dumps({"type": 1, "target": "GatewayUserOrder", "arguments": [order(1)]})
+    + "\x1e{oops\x1e",
 ]
 
 
@@ -230,10 +244,15 @@ async def test_malformed_frames_and_unknown_targets_are_counted_and_ignored(
     for text in MALFORMED:
         assert await hub.send_raw(text) == 1
     assert await hub.emit("GatewayUserSomethingNew", {"id": 1}) == 1
-    assert await hub.emit("GatewayUserOrder", rig.order(401)) == 1
-    await eventually(lambda: [e.payload["id"] for e in rig.events] == [1, 401], timeout=3)
+    assert await hub.emit("GatewayUserOrder", {"id": 402, "accountId": 7}) == 1  # no contract
+    assert await hub.emit("GatewayUserOrder", order(401)) == 1
+    await eventually(lambda: [e.id for e in rig.events] == [1, 401], timeout=3)
     bad = rig.lines("hub_bad_frame")
     assert len(bad) == rig.listener.counts["bad_frame"] == len(MALFORMED) + 1
+    unread = rig.lines("hub_bad_event")  # the push's one line: not an order_update too
+    assert len(unread) == rig.listener.counts["bad_event"] == 1
+    assert unread[0]["target"] == "GatewayUserOrder" and "contractId" in unread[0]["reason"]
+    assert [line["order_id"] for line in rig.lines("order_update")] == [1, 401]
     assert rig.listener.counts["bad_frame.unknown_target"] == 1
     assert rig.listener.counts["bad_frame.not_json"] == 2
     assert len(hub.sessions) == 1 and hub.sessions[0].open  # same connection, still running
@@ -257,7 +276,7 @@ async def test_server_close_reconnects_and_subscribes_again(
     await eventually(lambda: len(rig.hub.sessions) >= 2 and rig.subscribed(2), timeout=5)
     closed = [line for line in rig.lines("hub_state") if line["state"] == "closed"]
     assert closed and closed[0]["reason"].startswith(reason)
-    assert await rig.hub.emit("GatewayUserPosition", {"id": 3, "accountId": 7, "size": 0}) == 1
+    assert await rig.hub.emit("GatewayUserPosition", position(3, size=0)) == 1
     await eventually(lambda: len(rig.events) == 1)
 
 
@@ -303,8 +322,8 @@ async def test_hub_restart_reconnects_once_the_port_answers_again(rig: Rig, clie
     await rig.hub.start()
     try:
         await eventually(lambda: rig.subscribed(1), timeout=8)
-        assert await rig.hub.emit("GatewayUserOrder", rig.order(601)) == 1
-        await eventually(lambda: [e.payload["id"] for e in rig.events] == [601])
+        assert await rig.hub.emit("GatewayUserOrder", order(601)) == 1
+        await eventually(lambda: [e.id for e in rig.events] == [601])
     finally:
         await rig.listener.stop()
         await rig.hub.stop()

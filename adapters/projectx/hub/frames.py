@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from adapters.signalr.port import HubSink
+from adapters.projectx.hub.port import HubSink
 
 RS = "\x1e"
 INVOCATION, COMPLETION, PING, CLOSE = 1, 3, 6, 7

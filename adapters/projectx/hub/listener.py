@@ -7,9 +7,10 @@ SubscribeOrders, SubscribePositions, SubscribeTrades — the only things it ever
 A connection ends when the adapter reports it closed (socket closed, server Close
 message, failed ping) or when nothing at all (server pings included) arrived for
 `keepalive_s` (the watchdog). Then it reconnects with jittered, capped exponential
-backoff, forever. Pushes become `HubEvent`s, are logged (`account_update`,
-`order_update`, `position_update`, `trade_fill`) and handed to `deliver` on the event
-loop thread; malformed frames and unknown targets are logged (`hub_bad_frame`) and
+backoff, forever. Each push is read once (adapters/projectx/parsing.py) into an engine
+event, logged once (`account_update`, `order_update`, `position_update`, `trade_fill`)
+and handed to `deliver` on the event loop thread. Malformed frames and unknown targets
+are logged (`hub_bad_frame`), pushes whose payload cannot be read (`hub_bad_event`), both
 counted, and the listener keeps running. The token is never logged, nor any URL.
 """
 
@@ -19,7 +20,6 @@ import asyncio
 import contextlib
 import re
 import threading
-import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -29,8 +29,9 @@ from urllib.parse import quote
 import structlog
 
 from adapters.backoff import backoff_delay
-from adapters.signalr.parsing import LOG_EVENT, BadPush, HubEvent, log_fields, parse_push
-from adapters.signalr.port import AdapterFactory, HubConnection, HubUnauthorized
+from adapters.projectx.hub.port import AdapterFactory, HubConnection, HubUnauthorized
+from adapters.projectx.parsing import LOG_EVENT, BadEvent, BadPush, parse_push
+from engine.account_state import Event
 
 TokenProvider = Callable[[], Awaitable[str]]
 PER_ACCOUNT = ("SubscribeOrders", "SubscribePositions", "SubscribeTrades")
@@ -66,8 +67,7 @@ class UserHubListener:
         config: ListenerConfig,
         adapter_factory: AdapterFactory,
         token_provider: TokenProvider,
-        deliver: Callable[[HubEvent], None],
-        clock: Callable[[], float] = time.time,
+        deliver: Callable[[Event], None],
         on_subscribed: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.config = config
@@ -77,7 +77,6 @@ class UserHubListener:
         self.adapter_factory = adapter_factory
         self.token_provider = token_provider
         self.deliver = deliver  # called on the event loop thread, in arrival order
-        self.clock = clock
         self.counts: Counter[str] = Counter()
         self.state = "new"
         self._task: asyncio.Task[None] | None = None
@@ -157,17 +156,23 @@ class UserHubListener:
             self.counts[f"invoked.{target}"] += 1
 
     def on_push(self, target: str, arguments: list[Any]) -> None:
-        result = parse_push(target, arguments, self.clock())
-        if isinstance(result, BadPush):
-            self.on_bad_frame(result.reason, result.detail)
+        """One push: read once, logged once (its event, or why it was not read)."""
+        push = parse_push(target, arguments)
+        if isinstance(push, BadPush):
+            self.on_bad_frame(push.reason, push.detail)
             return
-        self.counts[f"event.{result.kind}"] += 1
-        self._log.info(LOG_EVENT[result.kind], **log_fields(result))
+        if isinstance(push, BadEvent):
+            self.counts["bad_event"] += 1
+            self._log.warning("hub_bad_event", target=push.target, reason=push.reason)
+            return
+        kind = type(push.event).__name__.removesuffix("Event").lower()  # account, order, ...
+        self.counts[f"event.{kind}"] += 1
+        self._log.info(LOG_EVENT[type(push.event)], **push.fields)
         try:
-            self.deliver(result)
+            self.deliver(push.event)
         except Exception:  # noqa: BLE001 -- a consumer bug must not end the listener
             self.counts["deliver_failed"] += 1
-            self._log.exception("hub_deliver_failed", kind=result.kind)
+            self._log.exception("hub_deliver_failed", kind=kind)
 
     def on_bad_frame(self, reason: str, detail: str) -> None:
         self.counts["bad_frame"] += 1

@@ -2,7 +2,7 @@
 it in its 4.0), so its callbacks already run on the event loop thread.
 
 What it takes to make it fit (each seen against tests/fakes/signalr_hub.py; the library
-facts are pinned in tests/adapters/test_signalr_library_facts.py):
+facts are pinned in tests/adapters/projectx/hub/test_library_facts.py):
 - `SignalRClient` always negotiates: its transport has a `skip_negotiation` option the
   client never passes on. We set it on the transport (private; checked at construction,
   so a pysignalr upgrade that renames it fails loudly instead of negotiating);
@@ -25,8 +25,8 @@ from pysignalr.protocol.json import JSONProtocol
 from pysignalr.utils import replace_scheme
 from websockets.exceptions import InvalidStatus
 
-from adapters.signalr.frames import tap
-from adapters.signalr.port import HubError, HubSink, HubUnauthorized, InvocationFailed
+from adapters.projectx.hub.frames import tap
+from adapters.projectx.hub.port import HubError, HubSink, HubUnauthorized, InvocationFailed
 
 STOP_TIMEOUT_S = 5.0
 CONNECT_TIMEOUT_S = 10

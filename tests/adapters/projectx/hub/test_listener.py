@@ -9,14 +9,15 @@ from typing import Any, ClassVar
 
 import pytest
 
-from adapters.signalr import listener as listener_module
-from adapters.signalr.listener import ListenerConfig, UserHubListener
-from adapters.signalr.parsing import HubEvent
-from adapters.signalr.port import HubSink
+from adapters.projectx.hub import listener as listener_module
+from adapters.projectx.hub.listener import ListenerConfig, UserHubListener
+from adapters.projectx.hub.port import HubSink
+from engine.account_state import Event
 from tests.fakes.wait import eventually
 
 CONFIG = ListenerConfig("http://127.0.0.1:9/hubs/user", (7,), keepalive_s=60.0)
-ORDER = {"id": 1, "accountId": 7}
+ORDER = {"id": 1, "accountId": 7, "contractId": "CON.F.US.MES.Z25",
+         "creationTimestamp": "2026-11-27T14:30:00+00:00"}  # fmt: skip
 
 
 async def token() -> str:
@@ -72,9 +73,9 @@ async def test_sink_calls_from_another_thread_run_on_the_loop() -> None:
 
 async def test_a_failing_consumer_is_counted_and_the_listener_goes_on() -> None:
     MemoryConnection.built.clear()
-    seen: list[HubEvent] = []
+    seen: list[Event] = []
 
-    def deliver(event: HubEvent) -> None:
+    def deliver(event: Event) -> None:
         seen.append(event)
         raise RuntimeError("consumer bug")
 

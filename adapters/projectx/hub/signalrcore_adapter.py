@@ -1,7 +1,7 @@
 """HubConnection over signalrcore 1.0.2, the client the issue asked for.
 
 What it takes to make it safe (each seen against tests/fakes/signalr_hub.py; the library
-facts are pinned in tests/adapters/test_signalr_library_facts.py):
+facts are pinned in tests/adapters/projectx/hub/test_library_facts.py):
 - its callbacks run on its own receive thread: every one is posted to the event loop with
   `call_soon_threadsafe`, so the sink (and all engine state behind it) only ever runs on
   the loop thread;
@@ -38,8 +38,8 @@ from signalrcore.protocol.json_hub_protocol import (  # type: ignore[import-unty
     JsonHubProtocol,
 )
 
-from adapters.signalr.frames import tap
-from adapters.signalr.port import HubError, HubSink, HubUnauthorized, InvocationFailed
+from adapters.projectx.hub.frames import tap
+from adapters.projectx.hub.port import HubError, HubSink, HubUnauthorized, InvocationFailed
 
 T = TypeVar("T")
 STOP_TIMEOUT_S = 5.0

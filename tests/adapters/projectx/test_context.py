@@ -21,7 +21,7 @@ from engine.calendar import trading_day_start
 from engine.config import DecisionConfig
 from engine.decide import HoldFirstDecider
 from engine.execution import PlaceEntry
-from engine.model import ClosedBar, MarketState, PositionContext
+from engine.model import ClosedBar, MarketState, PositionContext, Side
 from engine.ports import Recorder  # noqa: F401 -- the protocol the null recorder satisfies
 from engine.risk import RiskLimits
 from tests.fakes.projectx_gateway import FakeProjectX
@@ -153,16 +153,21 @@ async def test_no_secret_in_logs_or_errors(gateway: FakeProjectX, tmp_path: Path
         client, IntentStore(tmp_path / "i.db"), {"main": 1001}, (0.05, 0.05)
     )
     trader = Trader(
-        HoldFirstDecider(DecisionConfig()), ("main",),
-        ProjectXContexts(client, {"main": 1001}, ContractResolver(client), RiskLimits()),
-        executor, NullRecorder(), StaticContracts({"MES": CONTRACT}),
-    )  # fmt: skip
+        decider=HoldFirstDecider(DecisionConfig()),
+        accounts=("main",),
+        contexts=ProjectXContexts(client, {"main": 1001}, ContractResolver(client), RiskLimits()),
+        executor=executor,
+        recorder=NullRecorder(),
+        contracts=StaticContracts({"MES": CONTRACT}),
+    )
     await trader.on_state(_state())
     gateway.expire_token(renewable=True)
     for mode in ("hang_after", "500_after", "success_false"):
         gateway.fail_next_place(mode)
         at = int(time.time()) // 60 * 60
-        await executor.submit(PlaceEntry("main", "MES", CONTRACT, 1, 1, f"t-{mode}", at), _state())
+        await executor.submit(
+            PlaceEntry("main", "MES", CONTRACT, Side.SELL, 1, f"t-{mode}", at), _state()
+        )
     wrong = ProjectXClient(ProjectXConfig(gateway.url, "user", "wrong-" + SENTINEL_KEY))
     with pytest.raises(Exception) as refused:  # noqa: PT011 -- any error; its text matters
         await wrong.token()
@@ -196,8 +201,6 @@ async def test_reads_honour_retry_after_and_money_calls_never_retry(
 
 async def test_one_accounts_failure_never_blocks_another(gateway: FakeProjectX) -> None:
     class Flaky:
-        local = True
-
         async def context(self, account: str, symbol: str) -> PositionContext | None:
             if account == "broken":
                 raise RuntimeError("context service down")
@@ -213,8 +216,14 @@ async def test_one_accounts_failure_never_blocks_another(gateway: FakeProjectX) 
             self.accounts.append(entry.account)
 
     executor = Recording()
-    trader = Trader(HoldFirstDecider(DecisionConfig()), ("broken", "explodes", "good"), Flaky(),
-                    executor, NullRecorder(), StaticContracts())  # fmt: skip
+    trader = Trader(
+        decider=HoldFirstDecider(DecisionConfig()),
+        accounts=("broken", "explodes", "good"),
+        contexts=Flaky(),
+        executor=executor,
+        recorder=NullRecorder(),
+        contracts=StaticContracts(),
+    )
     with structlog.testing.capture_logs() as logs:
         plans = await trader.on_state(_state())
     assert [p.reason_code for p in plans] == ["no_position_context", "aligned_uptrend",

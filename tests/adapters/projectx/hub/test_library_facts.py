@@ -18,7 +18,7 @@ from pysignalr.client import SignalRClient
 from pysignalr.exceptions import NegotiationFailure
 from signalrcore.hub_connection_builder import HubConnectionBuilder  # type: ignore[import-untyped]
 
-from adapters.signalr.signalrcore_adapter import in_daemon_thread
+from adapters.projectx.hub.signalrcore_adapter import in_daemon_thread
 from tests.fakes.signalr_hub import FakeUserHub
 from tests.fakes.wait import eventually, never
 

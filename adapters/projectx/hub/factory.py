@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.signalr.port import AdapterFactory, HubSink
+from adapters.projectx.hub.port import AdapterFactory, HubSink
 
 # The default is the adapter that passes the whole fault matrix in
-# tests/adapters/test_signalr_contract.py: pysignalr passes every case; signalrcore fails
+# tests/adapters/projectx/hub/test_contract.py: pysignalr passes every case; signalrcore fails
 # one (RFC 6455 ping frames from the server end its connection), marked xfail there.
 DEFAULT_CLIENT = "pysignalr"
 CLIENTS = ("pysignalr", "signalrcore")
@@ -20,9 +20,9 @@ def adapter_factory(
     """A factory building one new connection per (re)connect. `ping_interval_s`: seconds
     between the client's SignalR pings (the server drops a client silent for 30 s)."""
     if client == "pysignalr":
-        from adapters.signalr.pysignalr_adapter import PysignalrConnection as kind
+        from adapters.projectx.hub.pysignalr_adapter import PysignalrConnection as kind
     elif client == "signalrcore":
-        from adapters.signalr.signalrcore_adapter import (  # type: ignore[assignment]
+        from adapters.projectx.hub.signalrcore_adapter import (  # type: ignore[assignment]
             SignalrcoreConnection as kind,
         )
     else:

@@ -14,7 +14,7 @@ from adapters.projectx.client import ProjectXClient, ProjectXConfig
 from adapters.projectx.execution import ProjectXExecutor
 from adapters.projectx.intents import IntentStore
 from engine.execution import PlaceEntry
-from engine.model import MarketState
+from engine.model import MarketState, Side
 from tests.fakes.projectx_gateway import FakeProjectX
 
 ACCOUNT, ACCOUNT_ID, CONTRACT = "main", 1001, "CON.F.US.MES.Z25"
@@ -22,7 +22,7 @@ ACCOUNT, ACCOUNT_ID, CONTRACT = "main", 1001, "CON.F.US.MES.Z25"
 
 def entry(minute: int = 0) -> PlaceEntry:
     at = int(time.time()) // 60 * 60 - minute * 60
-    return PlaceEntry(ACCOUNT, "MES", CONTRACT, 0, 1, f"rt-main-MES-t{at}", at)
+    return PlaceEntry(ACCOUNT, "MES", CONTRACT, Side.BUY, 1, f"rt-main-MES-t{at}", at)
 
 
 STATE = MarketState("MES", 0, (), ())

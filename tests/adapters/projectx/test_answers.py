@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from adapters.projectx.intents import IntentStore
 from adapters.projectx.lookup import find_order
 from adapters.projectx.parsing import PlaceAnswer, place_answer
 from engine.execution import PlaceEntry
-from engine.model import MarketState
+from engine.model import MarketState, Side
 from tests.fakes.projectx_gateway import FakeProjectX
 
 ACCOUNT, ACCOUNT_ID, CONTRACT = "main", 1001, "CON.F.US.MES.Z25"
@@ -26,7 +27,7 @@ STATE = MarketState("MES", 0, (), ())
 
 def entry(tag: str = "rt-main-MES-now") -> PlaceEntry:
     at = int(time.time()) // 60 * 60
-    return PlaceEntry(ACCOUNT, "MES", CONTRACT, 0, 1, tag, at)
+    return PlaceEntry(ACCOUNT, "MES", CONTRACT, Side.BUY, 1, tag, at)
 
 
 @pytest.fixture
@@ -208,7 +209,7 @@ def test_find_order_rules(orders: list[dict], rule: str, found: int | None) -> N
 
 async def _place_other(gw: FakeProjectX, like: PlaceEntry) -> int:
     client = ProjectXClient(ProjectXConfig(gw.url, "user", "key", timeout_s=2.0))
-    order_id = await client.place(order_body(like._replace(tag="by-hand"), ACCOUNT_ID))
+    order_id = await client.place(order_body(replace(like, tag="by-hand"), ACCOUNT_ID))
     await client.aclose()
     return order_id
 
