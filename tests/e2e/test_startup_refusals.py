@@ -86,7 +86,7 @@ async def test_supabase_refusing_the_warm_up_exits_2_naming_the_setting(
 CRASH = """
 import os, runpy
 runpy.run_path(os.environ["NETGUARD"])  # the suite's loopback guard stays on
-from adapters.files import arrowcsv, csvfeed
+from adapters.files import csv_source
 from worker import settings
 
 def boom(*args, **kwargs):
@@ -96,8 +96,9 @@ async def boom_async(*args, **kwargs):
     boom()
     yield
 
-csvfeed.SampleFeed.warm_up_rows = boom_async
-arrowcsv.plain = boom
+csv_source.SampleFeed.warm_up = boom_async
+csv_source.CsvRows.count_lines = boom
+csv_source.CsvSource.events = boom_async
 settings.Settings.masked = boom
 """
 

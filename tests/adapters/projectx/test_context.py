@@ -44,7 +44,7 @@ def _client(gw: FakeProjectX, **kw: float) -> ProjectXClient:
 def _state(regime: str = "trend_up") -> MarketState:
     """An aligned up-trend at a time outside the flat window (now, rounded to 5 min)."""
     at = int(time.time()) // 300 * 300
-    while HoldFirstDecider(DecisionConfig())._flat.contains(at):
+    while HoldFirstDecider(DecisionConfig()).flat_window.contains(at):
         at -= 3600  # the window is under two hours: step out of it
     bars = tuple(
         ClosedBar("MES", tf, at - tf * 60, at, 1.0, 1.0, 1.0, 1.0, 1.0, tf, 1.0, 1e-3, regime, 99)
@@ -54,7 +54,7 @@ def _state(regime: str = "trend_up") -> MarketState:
 
 
 def _flat_window_free() -> bool:
-    return not HoldFirstDecider(DecisionConfig())._flat.contains(_state().at)
+    return not HoldFirstDecider(DecisionConfig()).flat_window.contains(_state().at)
 
 
 async def _decide(gw: FakeProjectX, limits: RiskLimits | None = None) -> tuple[str, dict]:
