@@ -57,8 +57,10 @@ class Bucket:
             self.first, self.open = t, bar.open
         if t > self.last:
             self.last, self.close = t, bar.close
-        self.high = max(self.high, bar.high)
-        self.low = min(self.low, bar.low)
+        if bar.high > self.high:
+            self.high = bar.high
+        if bar.low < self.low:
+            self.low = bar.low
         self.volume += bar.volume
         self.minutes += minutes
 
@@ -128,6 +130,7 @@ class SymbolEngine:
         self.config = config
         self.grace_s = config.grace_s
         self.timeframes = [Timeframe(i, tf, config) for i, tf in enumerate(config.timeframes)]
+        self.smallest, self.parents = self.timeframes[0], self.timeframes[1:]
         self.index_of = {tf.minutes: tf.index for tf in self.timeframes}
         self.frames: list[ClosedBar | None] = [None] * len(self.timeframes)
         self.now = _NEVER  # the engine's clock: latest arrival or tick
@@ -136,18 +139,16 @@ class SymbolEngine:
         self.closed_to = _NEVER  # end of the latest bucket closed, in any timeframe
         self.seen = SeenMinutes(config.dedup_horizon_s)
 
-    @property
-    def smallest(self) -> Timeframe:
-        return self.timeframes[0]
-
     # -- feeding -------------------------------------------------------------------------
 
     def add(self, bar: Bar1m, arrival: float | None) -> tuple[str, tuple[MarketState, ...]]:
         """Apply a 1m bar received at `arrival` (epoch s; None: a row re-read from the
         table, which leaves the clock where it is). Returns (outcome, states)."""
-        if arrival is not None:
-            self.now = max(self.now, arrival)
-        closed = self._watermark() if self._silent_for_grace(self.now) else []
+        if arrival is not None and arrival > self.now:
+            self.now = arrival
+        closed: list[ClosedBar] = []
+        if self._silent_for_grace(self.now):
+            self._watermark(closed)
         outcome = self._apply(bar, closed)
         if outcome == Outcome.ACCEPTED:
             self.last_arrival = self.now
@@ -156,9 +157,10 @@ class SymbolEngine:
     def tick(self, now: float) -> tuple[MarketState, ...]:
         """Advance the clock to `now` (epoch s); closes buckets the watermark passed."""
         self.now = max(self.now, now)
-        if not self._silent_for_grace(self.now):
-            return ()
-        return self._states(self._watermark())
+        closed: list[ClosedBar] = []
+        if self._silent_for_grace(self.now):
+            self._watermark(closed)
+        return self._states(closed)
 
     def watermark_due(self, now: float) -> bool:
         """Would `tick(now)` close a bucket? (The live source asks the table first.)"""
@@ -168,7 +170,9 @@ class SymbolEngine:
         small = self.smallest.bucket
         if small is not None and self._past_grace(small.end, now):
             return True
-        return any(bucket.end <= now - self.grace_s for bucket in self._open_parent_buckets())
+        return any(
+            tf.bucket is not None and tf.bucket.end <= now - self.grace_s for tf in self.parents
+        )
 
     def touch(self, now: float) -> None:
         """Restart the silence clock at `now` (epoch s), e.g. after rows came in bulk:
@@ -209,9 +213,10 @@ class SymbolEngine:
         small = self.smallest
         if t > self.newest:
             self.newest = t
-            if small.bucket is not None and t >= small.bucket.end:
-                self._close_smallest(closed)
-            self._close_parents(closed, t)
+            if small.bucket is None or t >= small.bucket.end:  # a minute of a new bucket
+                if small.bucket is not None:
+                    self._close_smallest(closed)
+                self._close_parents(closed, t)
         small.add(t, bar, 1)
         assert small.bucket is not None
         if t == small.bucket.end - 60:  # its final minute: the bucket is complete
@@ -224,36 +229,35 @@ class SymbolEngine:
         """Minutes before this are late: the open smallest bucket's start, or the end of
         the latest bucket closed in any timeframe, whichever is later."""
         small = self.smallest.bucket
-        return max(self.closed_to, small.start if small is not None else _NEVER)
+        if small is not None and small.start > self.closed_to:
+            return small.start
+        return self.closed_to
 
     def _close_smallest(self, closed: list[ClosedBar]) -> None:
         """Close the smallest timeframe's bucket and fold its bar into the larger ones.
 
         Every open parent ends after the bucket's start (`_close_parents(t)` ran when the
         bucket opened), so the bar belongs to each parent's open bucket, if any."""
-        small = self.smallest
-        bar = small.close(self.symbol)
+        bar = self.smallest.close(self.symbol)
         self.closed_to = max(self.closed_to, bar.close_time)
         closed.append(bar)
-        for parent in self.timeframes[1:]:
+        for parent in self.parents:
             parent.add(bar.open_time, bar, bar.minutes)
 
     def _close_parents(self, closed: list[ClosedBar], limit: float) -> None:
         """Close every open larger bucket whose end is at or before `limit`."""
-        for parent in self.timeframes[1:]:
+        for parent in self.parents:
             if parent.bucket is not None and parent.bucket.end <= limit:
                 bar = parent.close(self.symbol)
                 self.closed_to = max(self.closed_to, bar.close_time)
                 closed.append(bar)
 
-    def _watermark(self) -> list[ClosedBar]:
+    def _watermark(self, closed: list[ClosedBar]) -> None:
         """Close what the clock has passed by the grace (the silence is checked first)."""
-        closed: list[ClosedBar] = []
         small = self.smallest.bucket
         if small is not None and self._past_grace(small.end, self.now):
             self._close_smallest(closed)
         self._close_parents(closed, self.now - self.grace_s)
-        return closed
 
     def _past_grace(self, end: int, now: float) -> bool:
         # Both forms: a parent closing at `now - grace` must not leave the smallest bucket
@@ -261,11 +265,8 @@ class SymbolEngine:
         return end + self.grace_s <= now or end <= now - self.grace_s
 
     def _silent_for_grace(self, now: float) -> bool:
-        """A bucket is open and no row was applied for a grace: the watermark may pass."""
-        return self._any_open() and now - self.last_arrival >= self.grace_s
-
-    def _open_parent_buckets(self) -> list[Bucket]:
-        return [tf.bucket for tf in self.timeframes[1:] if tf.bucket is not None]
+        """No row was applied for a grace and a bucket is open: the watermark may pass."""
+        return now - self.last_arrival >= self.grace_s and self._any_open()
 
     def _any_open(self) -> bool:
         return any(tf.bucket is not None for tf in self.timeframes)
@@ -273,6 +274,8 @@ class SymbolEngine:
     def _states(self, closed: list[ClosedBar]) -> tuple[MarketState, ...]:
         """One state per close instant among `closed`, in time order; `frames` (the last
         closed bar per timeframe) moves forward as each instant passes."""
+        if not closed:
+            return ()
         closed.sort(key=lambda bar: (bar.close_time, self.index_of[bar.timeframe]))
         states = []
         for at, group in groupby(closed, key=lambda bar: bar.close_time):

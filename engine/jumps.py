@@ -14,8 +14,7 @@ late. Two rules keep such a row out, one per kind of clock:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from engine.model import Bar1m
 
@@ -35,8 +34,7 @@ def too_far_ahead(bar: Bar1m, now: float, tolerance_s: float) -> bool:
     return row_time(bar) > now + tolerance_s
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict(Generic[T]):
+class Verdict(NamedTuple, Generic[T]):
     """What one `JumpGuard.offer` decided: rows to apply now, in order, and the held row
     it rejected (if any)."""
 

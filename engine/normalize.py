@@ -45,20 +45,20 @@ def normalize_row(
         return volume
     o, h, low, c = prices
     bar_time = row.get("bar_time")
-    if not _empty(bar_time):
+    if bar_time is not None and not _empty(bar_time):
         return _bar_at(symbol, bar_time, row.get("ts"), (o, h, low, c, volume))
     return _bar_received(symbol, row.get("ts"), (o, h, low, c, volume), tolerance_s)
 
 
 def _check_timeframe(timeframe: object) -> Rejection | None:
     """None for a 1-minute row; a rejection (or an ignored row) otherwise."""
+    if isinstance(timeframe, str):
+        if timeframe.strip() in ONE_MINUTE_TIMEFRAMES:
+            return None
+    elif isinstance(timeframe, int | float) and not isinstance(timeframe, bool) and timeframe == 1:
+        return None
     if isinstance(timeframe, bool) or _empty(timeframe):
         return Rejection("missing_field", "timeframe")
-    if isinstance(timeframe, int | float):
-        if timeframe == 1:
-            return None
-    elif isinstance(timeframe, str) and timeframe.strip() in ONE_MINUTE_TIMEFRAMES:
-        return None
     return Rejection("other_timeframe", str(timeframe)[:16], ignored=True)
 
 
@@ -108,20 +108,20 @@ def _bar_at(symbol: str, bar_time: object, ts: object, ohlcv: Ohlcv) -> Bar1m | 
     if open_time % 60:
         return Rejection("misaligned_bar_time", str(bar_time))
     received = None if _empty(ts) else _instant(ts)
-    return Bar1m(symbol, int(open_time), *ohlcv, ambiguous=False, received=received)
+    o, h, low, c, v = ohlcv
+    return Bar1m(symbol, int(open_time), o, h, low, c, v, False, received)
 
 
 def _bar_received(symbol: str, ts: object, ohlcv: Ohlcv, tolerance_s: float) -> Bar1m | Rejection:
     """The bar of the minute that ended at or before the receipt `ts`; flagged ambiguous
     when the receipt is more than `tolerance_s` after that close."""
-    if _empty(ts):
-        return Rejection("missing_field", "ts")
     received = _instant(ts)
     if received is None:
-        return Rejection("unparsable_field", "ts")
+        return Rejection("missing_field" if _empty(ts) else "unparsable_field", "ts")
     open_time = int(received // 60) * 60 - 60
     ambiguous = received - (open_time + 60) > tolerance_s
-    return Bar1m(symbol, open_time, *ohlcv, ambiguous=ambiguous, received=received)
+    o, h, low, c, v = ohlcv
+    return Bar1m(symbol, open_time, o, h, low, c, v, ambiguous, received)
 
 
 def _empty(raw: object) -> bool:
@@ -130,16 +130,12 @@ def _empty(raw: object) -> bool:
 
 def _number(raw: object) -> float | None:
     """A float from a JSON number or its text; None for anything else (bools included)."""
-    if isinstance(raw, bool):
+    if raw is None or isinstance(raw, bool):
         return None
-    if isinstance(raw, float):
-        return raw
-    if isinstance(raw, int | str):
-        try:
-            return float(raw)
-        except (ValueError, OverflowError):
-            return None
-    return None
+    try:
+        return float(raw)  # type: ignore[arg-type]  # anything else is a TypeError
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 def _instant(raw: object) -> float | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from engine.execution import PlaceEntry
 from engine.model import ActionPlan, Bar1m, ClosedBar, MarketState, PositionContext
@@ -14,9 +14,8 @@ from engine.model import ActionPlan, Bar1m, ClosedBar, MarketState, PositionCont
 # -- what a bar source yields ------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class RowReceived:
-    """A raw `tv_datafeed` row.
+class RowReceived(NamedTuple):
+    """A raw `tv_datafeed` row (a NamedTuple, as every per-row value: see engine/model.py).
 
     `arrival`: the wall clock when a live row came; None when its own receipt `ts` is
     its time (a file, the warm-up history). `backfilled`: re-read from the table while
@@ -81,7 +80,8 @@ class Decider(Protocol):
 
 class ContextProvider(Protocol):
     """Position and risk context of one account; raises when it cannot be obtained (the
-    trader then holds `no_position_context`)."""
+    trader then holds `no_position_context`). One that reads over a network bounds the
+    read with its own timeout: the trader awaits it as it is."""
 
     async def context(self, account: str, symbol: str) -> PositionContext | None: ...
 

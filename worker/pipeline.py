@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import structlog
 
@@ -36,10 +36,9 @@ from engine.records import tf_label
 from engine.timefmt import iso
 
 
-@dataclass(frozen=True, slots=True)
-class Admitted:
+class Admitted(NamedTuple):
     """A checked bar waiting to be applied: its clock time (None: leaves the clock) and
-    the event it came in (for a log line)."""
+    the event it came in (for a log line). A NamedTuple, as the engine's per-row values."""
 
     bar: Bar1m
     arrival: float | None
@@ -125,7 +124,9 @@ class Pipeline:
         """Advance every engine's watermark clock to `now` (epoch s)."""
         states: list[MarketState] = []
         for engine in self.engines.values():
-            states += self._closed(engine.tick(now))
+            closed = engine.tick(now)
+            self._closed(closed)
+            states += closed
         return tuple(states)
 
     def watermark_due(self, now: float) -> bool:
@@ -151,7 +152,9 @@ class Pipeline:
         while self.waiting:
             states += self._apply_waiting()
         for engine in self.engines.values():
-            states += self._closed(engine.flush())
+            closed = engine.flush()
+            self._closed(closed)
+            states += closed
         return tuple(states)
 
     # -- applying ------------------------------------------------------------------------
@@ -181,19 +184,17 @@ class Pipeline:
                 listener.on_minute(bar)
         else:
             self._not_applied(outcome, bar)
-        return self._closed(states)
+        if states:
+            self._closed(states)
+        return states
 
-    def _closed(self, states: tuple[MarketState, ...]) -> tuple[MarketState, ...]:
+    def _closed(self, states: tuple[MarketState, ...]) -> None:
+        """Count and record each bar that closed (their log line is the trader's
+        `market_state`, one per instant)."""
         for state in states:
             for bar in state.closed:
                 self.counts[f"bars.{tf_label(bar.timeframe)}"] += 1
                 self.recorder.bar(bar)
-                self.log.debug(
-                    "bar_closed", symbol=bar.symbol, timeframe=tf_label(bar.timeframe),
-                    open_time=iso(bar.open_time), close=bar.close, minutes=bar.minutes,
-                    ema=bar.ema, slope=bar.slope, regime=bar.regime,
-                )  # fmt: skip
-        return states
 
     # -- what is not applied -------------------------------------------------------------
 

@@ -43,7 +43,6 @@ class Trader:
         recorder: Recorder,
         contracts: ContractSource,
         trade_size: int = 1,
-        context_timeout_s: float = 10.0,
         log_states: bool = True,
     ) -> None:
         self.decider = decider
@@ -53,7 +52,6 @@ class Trader:
         self.recorder = recorder
         self.contracts = contracts
         self.trade_size = trade_size
-        self.context_timeout_s = context_timeout_s
         self.log_states = log_states  # a replay writes its decisions to files, not logs
         self.counts: Counter[str] = Counter()  # "HOLD.range": decisions by action.reason
         self.serial = asyncio.Lock()
@@ -86,9 +84,8 @@ class Trader:
             self.log.info("action_plan", account=account, **decision_record(state, plan))
 
     async def _context(self, account: str, state: MarketState) -> PositionContext | None:
-        try:
-            async with asyncio.timeout(self.context_timeout_s):
-                return await self.contexts.context(account, state.symbol)
+        try:  # a network provider bounds its own reads (engine/ports.py, ContextProvider)
+            return await self.contexts.context(account, state.symbol)
         except Exception as exc:  # noqa: BLE001 -- fail safe: no context means HOLD
             self.log.warning(
                 "context_failed", account=account, symbol=state.symbol, at=iso(state.at),

@@ -13,6 +13,7 @@ import asyncio
 import csv
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from operator import itemgetter
 from pathlib import Path
 
 from engine.ports import RowReceived, RowUnreadable, SourceEvent
@@ -35,7 +36,8 @@ class CsvRows:
         if missing:
             raise CsvFormatError(f"{path}: header lacks {', '.join(missing)}")
         self.width = len(header)
-        self.columns = {name: header.index(name) for name in dict.fromkeys(header)}
+        self.names = list(dict.fromkeys(header))  # each name once, where it first stands
+        self.cells_of = itemgetter(*(header.index(name) for name in self.names))
 
     def _header(self) -> list[str]:
         with self.path.open(newline="", encoding="utf-8", errors="replace") as handle:
@@ -63,7 +65,7 @@ class CsvRows:
                     detail = f"{len(cells)} columns"
                     yield RowUnreadable(line, "malformed_csv_row", detail, tuple(cells))
                     continue
-                row = {name: cells[index] for name, index in self.columns.items()}
+                row = dict(zip(self.names, self.cells_of(cells), strict=True))
                 yield RowReceived(row, line=line)
 
     def count_lines(self) -> int:

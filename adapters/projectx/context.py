@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -29,7 +30,8 @@ def position_open(positions: list[dict[str, Any]], contract: str) -> bool:
 class ProjectXContexts:
     """`context(account, symbol)`: open position on the product + day metrics + canTrade.
 
-    Any failure raises; the trader turns it into HOLD `no_position_context`."""
+    Any failure raises — and so does a context not read within `timeout_s` (its reads
+    together, retries included): the trader turns it into HOLD `no_position_context`."""
 
     def __init__(
         self,
@@ -38,9 +40,10 @@ class ProjectXContexts:
         contracts: ContractResolver,
         limits: RiskLimits,
         clock: Callable[[], float] = time.time,
+        timeout_s: float = 10.0,
     ) -> None:
         self.client, self.account_ids, self.contracts = client, account_ids, contracts
-        self.limits, self.clock = limits, clock
+        self.limits, self.clock, self.timeout_s = limits, clock, timeout_s
 
     async def check_accounts(self) -> None:
         """Start-up: every configured account id must be an active account of this user;
@@ -51,6 +54,10 @@ class ProjectXContexts:
                 raise UnknownAccount(account_id)
 
     async def context(self, account: str, symbol: str) -> PositionContext | None:
+        async with asyncio.timeout(self.timeout_s):
+            return await self._read(account, symbol)
+
+    async def _read(self, account: str, symbol: str) -> PositionContext:
         account_id = self.account_ids[account]
         contract = await self.contracts.resolve(symbol)
         is_open = position_open(await self.client.open_positions(account_id), contract)
