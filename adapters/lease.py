@@ -27,6 +27,8 @@ import psycopg
 import structlog
 from psycopg.conninfo import conninfo_to_dict
 
+from engine.ports import StopSignal
+
 # Per-session server settings: a client that vanished without closing is dropped after
 # about idle + interval * count seconds (or unacknowledged data after tcp_user_timeout).
 _SERVER_KEEPALIVE = (
@@ -67,7 +69,7 @@ def _endpoint(dsn: str) -> dict[str, str]:
     return {"host": str(host), "port": str(port), "db": str(db)}
 
 
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
+async def _wait(stop: StopSignal, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(seconds):
             await stop.wait()
@@ -132,7 +134,7 @@ class AdvisoryLease:
         conn = self._conn
         return None if conn is None or conn.closed else conn.info.backend_pid
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: StopSignal) -> None:
         """Lead or stand by until `stop` is set; reconnects with backoff; releases on exit."""
         if self._running:
             raise RuntimeError("lease already running")
@@ -166,7 +168,7 @@ class AdvisoryLease:
             self._log.info("leader_released", lease=self.name, **self._where)
         self._state = "stopped"
 
-    async def _session(self, stop: asyncio.Event) -> None:
+    async def _session(self, stop: StopSignal) -> None:
         conn = await self._connect()
         self._backoff = self.poll_s
         while not stop.is_set():
@@ -197,7 +199,7 @@ class AdvisoryLease:
             self._held = True
         return self._held
 
-    async def _hold(self, conn: psycopg.AsyncConnection[Any], stop: asyncio.Event) -> None:
+    async def _hold(self, conn: psycopg.AsyncConnection[Any], stop: StopSignal) -> None:
         """Keep proving the lock every `poll_s` until stop; raise the moment it is in doubt."""
         while True:
             watch = asyncio.create_task(_watch_idle(conn, self.poll_s))
@@ -257,7 +259,7 @@ class StaticLease:
     def __init__(self, is_leader: bool = True) -> None:
         self.is_leader = is_leader
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: StopSignal) -> None:
         await stop.wait()
 
     async def release(self) -> None:

@@ -64,7 +64,12 @@ class BarSource(Protocol):
     name: str
     is_live_feed: bool  # the table's live inserts on the wall clock: the only source orders follow
 
-    def warm_up(self) -> AsyncIterator[RowReceived]: ...
+    @property
+    def counts(self) -> Mapping[str, int]:
+        """What it saw besides rows (reconnects, bad frames, ...)."""
+        ...
+
+    def warm_up(self) -> AsyncIterator[RowReceived | RowUnreadable]: ...
 
     def events(self) -> AsyncIterator[SourceEvent]: ...
 

@@ -9,7 +9,6 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import structlog
 
@@ -18,9 +17,6 @@ from adapters.logs import configure_logging, mask_text
 from worker.failures import Permanent, Transient, classify, describe
 from worker.settings import ConfigError, Settings, load_settings
 from worker.startup import StartupRefused
-
-if TYPE_CHECKING:
-    from adapters.paper.broker import PaperConfig
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,10 +92,13 @@ def _replay(args: argparse.Namespace) -> int:
     _writable_dir(args.out)
     try:
         summary = replay_csv(
-            args.input, args.symbol, args.out, settings.engine_config(),
-            settings.decision_config(), progress=not args.no_progress,
-            paper=_paper(args, settings),
-        )  # fmt: skip
+            args.input,
+            args.symbol,
+            args.out,
+            settings,
+            progress=not args.no_progress,
+            paper=args.broker == "paper",
+        )
     except CsvFormatError as exc:
         raise ConfigError(f"config error: --input: {exc}") from None
     print(json.dumps(summary, sort_keys=True), file=sys.stderr)
@@ -141,6 +140,7 @@ def _writable_dir(path: Path) -> None:
 def _replay_supabase(args: argparse.Namespace, settings: Settings) -> int:
     from adapters.supabase.rest import HistoryClient, RestConfig, TableSource
     from engine.timefmt import parse_iso
+    from worker.app import build_replay
     from worker.replay import replay
 
     if not (settings.supabase_url and settings.supabase_key):
@@ -160,20 +160,22 @@ def _replay_supabase(args: argparse.Namespace, settings: Settings) -> int:
     _writable_dir(args.out)
     client = HistoryClient(
         RestConfig(
-            settings.supabase_url, settings.supabase_key.get_secret_value(),
-            settings.supabase_table, settings.supabase_schema,
+            url=settings.supabase_url,
+            key=settings.supabase_key.get_secret_value(),
+            table=settings.supabase_table,
+            schema=settings.supabase_schema,
             page_size=settings.history_page_size,
         )
-    )  # fmt: skip
-    source = TableSource(client, args.symbol, since, until)
+    )
+    app = build_replay(
+        settings,
+        source=TableSource(client, args.symbol, since, until),
+        symbol=args.symbol,
+        out_dir=args.out,
+        paper=args.broker == "paper",
+    )
     try:
-        summary = asyncio.run(
-            replay(
-                source, args.symbol, args.out, settings.engine_config(),
-                settings.decision_config(), progress=not args.no_progress,
-                paper=_paper(args, settings),
-            )
-        )  # fmt: skip
+        summary = asyncio.run(replay(app, args.out, progress=not args.no_progress))
     except Exception as exc:
         _refused_read(exc, settings)
         raise
@@ -193,21 +195,6 @@ def _refused_read(exc: Exception, settings: Settings) -> None:
             f"replay error: SUPABASE_URL: Supabase did not answer ({reason}); the replay "
             "stopped unfinished (no summary.json); run it again"
         ) from None
-
-
-def _paper(args: argparse.Namespace, settings: Settings) -> PaperConfig | None:
-    from adapters.paper.broker import PaperConfig
-    from engine.risk import RiskLimits
-
-    if args.broker != "paper":
-        return None
-    limits = RiskLimits(
-        settings.max_daily_loss, settings.daily_profit_target, settings.max_consecutive_losses
-    )
-    return PaperConfig(
-        stop_ticks=settings.paper_stop_ticks, target_ticks=settings.paper_target_ticks,
-        limits=limits, market_tz=settings.market_tz,
-    )  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -1,15 +1,21 @@
-"""Composition root: the one place that builds adapters from settings and wires them."""
+"""Composition root: the one place that builds adapters from settings and wires them —
+the live worker (`build`) and the replay (`build_replay`) alike.
+
+A row's way is the same in both: source -> `Pipeline.handle` -> `Trader.on_state` ->
+an executor. What differs is chosen here and nowhere else: the source (Supabase, the
+sample feed, a CSV file, the table over REST), the broker (ProjectX, paper, signals
+only) and what wraps its executor (freshness and leadership gates, live only).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from pathlib import Path
 
-from adapters.dryrun import DisabledExecutor, FlatBookContexts
+from adapters.dryrun import DisabledExecutor, FlatBookContexts, SignalsOnlyExecutor
 from adapters.files.csv_source import SampleFeed
 from adapters.files.jsonl import JsonlRecorder, NullRecorder
 from adapters.freshness_gate import FreshnessGate
@@ -21,35 +27,26 @@ from adapters.projectx.client import ProjectXClient, ProjectXConfig
 from adapters.projectx.context import ProjectXContexts
 from adapters.projectx.contracts import ContractResolver
 from adapters.projectx.execution import ProjectXExecutor
+from adapters.projectx.hub.factory import adapter_factory
+from adapters.projectx.hub.listener import ListenerConfig, UserHubListener
 from adapters.projectx.intents import IntentStore
-from adapters.supabase.outbox import OutboxDelivery
+from adapters.supabase.outbox import Outbox, OutboxDelivery
 from adapters.supabase.realtime import RealtimeConfig, RealtimeFeed
 from adapters.supabase.rest import HistoryClient, RestConfig
+from adapters.supabase.results import DecisionRecorder, PostgrestWriter, ResultsConfig
 from adapters.supabase.source import SourceConfig, SupabaseSource
 from engine.calendar import CALENDARS
 from engine.decide import HoldFirstDecider
-from engine.ports import BarSource, ContextProvider, ContractSource, Executor, Recorder
+from engine.ports import BarSource, ContextProvider, ContractSource, Executor, Lease, Recorder
 from engine.risk import RiskLimits
+from worker.accounts import AccountTracker
 from worker.pipeline import Pipeline
 from worker.settings import LIVE_FEED_ONLY, ConfigError, Settings
 from worker.startup import Phase
 from worker.trader import StaticContracts, Trader
-from worker.userhub import (
-    DecisionRecorder,
-    build_user_hub,
-    delivery_hooks,
-    results_delivery,
-)
 
 SAMPLE_ACCOUNT = "sample"
-
-
-class Lease(Protocol):
-    @property
-    def is_leader(self) -> bool: ...
-
-    async def run(self, stop: asyncio.Event) -> None: ...
-
+REPLAY_ACCOUNT = "replay"
 
 Hook = Callable[[], Awaitable[object]]
 
@@ -61,17 +58,19 @@ class App:
     pipeline: Pipeline
     trader: Trader
     recorder: Recorder
-    on_sample_feed: bool
+    on_sample_feed: bool = False
     broker: str = "none"
     startup: list[Phase] = field(default_factory=list)  # in order, before any decision
     shutdown: list[Hook] = field(default_factory=list)  # in reverse order of need
     lease: Lease = field(default_factory=StaticLease)
     event_counts: Counter[str] = field(default_factory=Counter)  # order_* log events
-    paper: PaperBroker | None = None  # BROKER=paper: its P&L goes into `worker_stopped`
+    paper: PaperBroker | None = None  # the paper broker, when it trades: P&L at the end
 
 
 @dataclass
 class Broker:
+    """One broker's side of the decision stage, and what it needs at start and stop."""
+
     contexts: ContextProvider
     executor: Executor
     contracts: ContractSource
@@ -89,13 +88,12 @@ def build(
     recorder: Recorder | None = None,
     configure_logs: bool = True,
 ) -> App:
-    """Wire the live worker. Tests pass fakes for any of the keyword dependencies."""
+    """The live worker. Tests pass fakes for any of the keyword dependencies."""
     event_counts: Counter[str] = Counter()
     if configure_logs:
         configure_logging(
             settings.log_level, settings.log_format, settings.secrets(), event_counts=event_counts
         )
-    on_sample = source is None and not settings.supabase_url
     # The live Supabase source is the one whose time is the wall clock: only there are rows
     # checked against it and entries against their age (replay, the sample feed: simulated).
     live = source.is_live_feed if source is not None else bool(settings.supabase_url)
@@ -104,19 +102,23 @@ def build(
         raise ConfigError(f"config error: TRADING_ENABLED: {LIVE_FEED_ONLY}")
     if recorder is None:
         recorder = JsonlRecorder(settings.out_dir) if settings.out_dir else NullRecorder()
-    wanted = settings.record_decisions or settings.effective_broker == "projectx"
-    delivery = results_delivery(settings) if wanted else None  # trade results, decisions
-    hooks: tuple[list[Phase], list[Hook]] = ([], [])
+    startup: list[Phase] = []
+    shutdown: list[Hook] = []
+    delivery = None
+    if settings.record_decisions or settings.effective_broker == "projectx":
+        delivery = results_delivery(settings)  # trade results and decisions, when Supabase is set
     if delivery is not None:
-        start, stop = delivery_hooks(delivery)
-        hooks = ([Phase("results_outbox", start)], [stop])
+        startup.append(Phase("results_outbox", delivery.start))
+        shutdown.append(delivery.stop)
         if settings.record_decisions:
             recorder = DecisionRecorder(recorder, delivery)
     pipeline = Pipeline(
-        settings.symbol_list, settings.engine_config(), recorder,
+        settings.symbol_list,
+        settings.engine_config(),
+        recorder,
         wall_clock=time.time if live else None,
         future_tolerance_s=settings.future_tolerance_seconds,
-    )  # fmt: skip
+    )
     if source is None:
         source = (
             supabase_source(settings, pipeline.watermark_due)
@@ -140,15 +142,55 @@ def build(
         trade_size=settings.default_trade_size,
     )
     return App(
-        settings, source, pipeline, trader, recorder, on_sample, settings.effective_broker,
-        [*hooks[0], *broker.startup], [*hooks[1], *broker.shutdown], lease, event_counts,
+        settings=settings,
+        source=source,
+        pipeline=pipeline,
+        trader=trader,
+        recorder=recorder,
+        on_sample_feed=isinstance(source, SampleFeed),
+        broker=settings.effective_broker,
+        startup=[*startup, *broker.startup],
+        shutdown=[*shutdown, *broker.shutdown],
+        lease=lease,
+        event_counts=event_counts,
         paper=broker.paper,
+    )
+
+
+def build_replay(
+    settings: Settings, *, source: BarSource, symbol: str, out_dir: Path, paper: bool = False
+) -> App:
+    """A replay: `source`'s rows into `out_dir` (bars.jsonl, decisions.jsonl), decided
+    for one account on a flat book — or on the paper broker's simulated book. Nothing is
+    sent, nothing is written anywhere else, decisions are not logged one by one."""
+    recorder = JsonlRecorder(out_dir, flush_each_line=False)
+    pipeline = Pipeline((symbol,), settings.engine_config(), recorder)
+    broker = Broker(
+        contexts=FlatBookContexts(),
+        executor=SignalsOnlyExecutor(),
+        contracts=StaticContracts(),
+        accounts=(REPLAY_ACCOUNT,),
+    )
+    if paper:
+        book = PaperBroker(paper_config(settings))
+        pipeline.minute_listeners.append(book)
+        broker = Broker(
+            contexts=book, executor=book, contracts=StaticContracts(),
+            accounts=(REPLAY_ACCOUNT,), paper=book,
+        )  # fmt: skip
+    trader = Trader(
+        decider=HoldFirstDecider(settings.decision_config()),
+        accounts=broker.accounts,
+        contexts=broker.contexts,
+        executor=broker.executor,
+        recorder=recorder,
+        contracts=broker.contracts,
+        log_states=False,
+    )
+    return App(
+        settings=settings, source=source, pipeline=pipeline, trader=trader, recorder=recorder,
+        broker="paper" if paper else "none", paper=broker.paper,
     )  # fmt: skip
-
-
-def sends_orders(settings: Settings) -> bool:
-    """Real market orders go to a gateway: TRADING_ENABLED with the ProjectX broker."""
-    return settings.trading_enabled and settings.effective_broker == "projectx"
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,22 +229,33 @@ class RunMode:
 
     def fields(self) -> dict[str, object]:
         return {
-            "source": self.source, "sample_feed": self.sample_feed, "broker": self.broker,
-            "trading_enabled": self.trading_enabled, "orders": self.orders,
-            "dry_run": not self.real_orders, "accounts": list(self.accounts),
+            "source": self.source,
+            "sample_feed": self.sample_feed,
+            "broker": self.broker,
+            "trading_enabled": self.trading_enabled,
+            "orders": self.orders,
+            "dry_run": not self.real_orders,
+            "accounts": list(self.accounts),
             "message": self.sentence(),
-        }  # fmt: skip
+        }
 
 
 def run_mode(app: App) -> RunMode:
     settings = app.settings
     return RunMode(
-        source=app.source.name, sample_feed=app.on_sample_feed,
-        sample_path=str(settings.sample_feed), broker=app.broker,
+        source=app.source.name,
+        sample_feed=app.on_sample_feed,
+        sample_path=str(settings.sample_feed),
+        broker=app.broker,
         trading_enabled=settings.trading_enabled,
         real_orders=sends_orders(settings) and app.source.is_live_feed,
         accounts=app.trader.accounts,
-    )  # fmt: skip
+    )
+
+
+def sends_orders(settings: Settings) -> bool:
+    """Real market orders go to a gateway: TRADING_ENABLED with the ProjectX broker."""
+    return settings.trading_enabled and settings.effective_broker == "projectx"
 
 
 def build_lease(settings: Settings) -> Lease:
@@ -213,30 +266,46 @@ def build_lease(settings: Settings) -> Lease:
     return AdvisoryLease(url.get_secret_value(), settings.lease_name, settings.lease_poll_seconds)
 
 
-def _limits(settings: Settings) -> RiskLimits:
+def risk_limits(settings: Settings) -> RiskLimits:
     return RiskLimits(
-        settings.max_daily_loss, settings.daily_profit_target, settings.max_consecutive_losses
+        max_daily_loss=settings.max_daily_loss,
+        daily_profit_target=settings.daily_profit_target,
+        max_consecutive_losses=settings.max_consecutive_losses,
+    )
+
+
+def paper_config(settings: Settings) -> PaperConfig:
+    return PaperConfig(
+        stop_ticks=settings.paper_stop_ticks,
+        target_ticks=settings.paper_target_ticks,
+        limits=risk_limits(settings),
+        market_tz=settings.market_tz,
     )
 
 
 def build_broker(settings: Settings, delivery: OutboxDelivery | None = None) -> Broker:
     """Dry run and paper are adapters chosen here, never branches inside the engine."""
     kind = settings.effective_broker
-    static = StaticContracts({s: settings.override_contract_id or s for s in settings.symbol_list})
+    contract = settings.override_contract_id
+    static = StaticContracts({s: contract or s for s in settings.symbol_list})
     if kind == "none":
-        accounts = settings.accounts or ("signals",)
-        return Broker(FlatBookContexts(), DisabledExecutor("signals only"), static, accounts)
+        return Broker(
+            contexts=FlatBookContexts(),
+            executor=DisabledExecutor("signals only"),
+            contracts=static,
+            accounts=settings.accounts or ("signals",),
+        )
     if kind == "paper":
-        paper = PaperBroker(
-            PaperConfig(
-                stop_ticks=settings.paper_stop_ticks, target_ticks=settings.paper_target_ticks,
-                limits=_limits(settings), market_tz=settings.market_tz,
-            ),
-            log_trades=True,  # paper_fill / paper_exit: what the simulated book does
-        )  # fmt: skip
+        # paper_fill / paper_exit: what the simulated book does, on the log.
+        book = PaperBroker(paper_config(settings), log_trades=True)
         reason = "trading disabled" if not settings.trading_enabled else "paper broker"
-        executor = DisabledExecutor(reason, forward=paper)
-        return Broker(paper, executor, static, settings.accounts or (SAMPLE_ACCOUNT,), paper=paper)
+        return Broker(
+            contexts=book,
+            executor=DisabledExecutor(reason, forward=book),
+            contracts=static,
+            accounts=settings.accounts or (SAMPLE_ACCOUNT,),
+            paper=book,
+        )
     return projectx_broker(settings, delivery)
 
 
@@ -245,14 +314,20 @@ def projectx_broker(settings: Settings, delivery: OutboxDelivery | None) -> Brok
     if not settings.projectx_username or key is None:  # validated in Settings already
         raise ConfigError("config error: PROJECTX_API_KEY: BROKER=projectx needs credentials")
     client = ProjectXClient(
-        ProjectXConfig(settings.projectx_base_url, settings.projectx_username,
-                       key.get_secret_value())
-    )  # fmt: skip
+        ProjectXConfig(
+            base_url=settings.projectx_base_url,
+            username=settings.projectx_username,
+            api_key=key.get_secret_value(),
+        )
+    )
     ids = {name: settings.account_ids[name] for name in settings.accounts}
     resolver = ContractResolver(
-        client, settings.override_contract_id, settings.symbol_list, settings.contract_symbol_map
+        client,
+        override=settings.override_contract_id,
+        symbols=settings.symbol_list,
+        symbol_ids=settings.contract_symbol_map,
     )
-    contexts = ProjectXContexts(client, ids, resolver, _limits(settings))
+    contexts = ProjectXContexts(client, ids, resolver, risk_limits(settings))
     # Login, then what the operator must fix (unknown account, unresolvable symbol: raised
     # as UnknownAccount / ContractNotFound), all before any intent or decision.
     startup = [
@@ -260,20 +335,59 @@ def projectx_broker(settings: Settings, delivery: OutboxDelivery | None) -> Brok
         Phase("accounts", contexts.check_accounts),
         Phase("contracts", resolver.resolve_all),
     ]
-    executor: Executor
+    shutdown: list[Hook] = [client.aclose]
+    executor: Executor = DisabledExecutor()
     if settings.trading_enabled:
         store = IntentStore(settings.state_dir / "intents.sqlite3")
         real = ProjectXExecutor(client, store, ids)
-        executor = real
         startup.append(Phase("order_intents", real.reconcile))  # before any decision
-        shutdown: list[Hook] = [client.aclose, _closer(store.close)]
-    else:
-        executor = DisabledExecutor()
-        shutdown = [client.aclose]
-    hub = build_user_hub(settings, client, ids, delivery)
-    startup += hub.startup  # after login and intents: listener, results delivery
-    shutdown += hub.shutdown  # run in reverse: listener stops, then results flush
-    return Broker(contexts, executor, resolver, settings.accounts, startup, shutdown)
+        shutdown.append(_closer(store.close))
+        executor = real
+    listener = user_hub(settings, client, AccountTracker(client, ids, delivery))
+    startup.append(Phase("user_hub", listener.start))  # after login and intents
+    shutdown.append(listener.stop)  # run in reverse: the listener stops first
+    return Broker(
+        contexts=contexts,
+        executor=executor,
+        contracts=resolver,
+        accounts=settings.accounts,
+        startup=startup,
+        shutdown=shutdown,
+    )
+
+
+def user_hub(
+    settings: Settings, client: ProjectXClient, tracker: AccountTracker
+) -> UserHubListener:
+    """The SignalR user hub: account, order, position and trade events -> the tracker
+    (logged; each closed round trip -> the results outbox)."""
+    return UserHubListener(
+        ListenerConfig(
+            url=settings.projectx_user_hub_url,
+            account_ids=tuple(tracker.states),
+            backoff_initial_s=settings.reconnect_initial_seconds,
+            backoff_cap_s=settings.reconnect_cap_seconds,
+        ),
+        adapter_factory(settings.hub_client),
+        client.hub_token,
+        tracker.on_hub_event,
+        on_subscribed=tracker.reconcile,  # events missed while disconnected: from REST
+    )
+
+
+def results_delivery(settings: Settings) -> OutboxDelivery | None:
+    """The durable outbox to Supabase (trade results, decisions), when Supabase is set;
+    without it, results are logged (`trade_result`) only."""
+    if not (settings.supabase_url and settings.supabase_key):
+        return None
+    writer = PostgrestWriter(
+        ResultsConfig(
+            url=settings.supabase_url,
+            key=settings.supabase_key.get_secret_value(),
+            schema=settings.supabase_schema,
+        )
+    )
+    return OutboxDelivery(Outbox(settings.state_dir / "outbox.sqlite3"), writer)
 
 
 def _closer(close: Callable[[], None]) -> Hook:
@@ -289,19 +403,24 @@ def supabase_source(settings: Settings, watermark_due: Callable[[float], bool]) 
     if not (settings.supabase_url and settings.supabase_key):
         raise ConfigError("config error: SUPABASE_URL: the live source needs URL and key")
     url, key = settings.supabase_url, settings.supabase_key.get_secret_value()
-    symbols = settings.symbol_list
     history = HistoryClient(
         RestConfig(
-            url, key, settings.supabase_table, settings.supabase_schema,
+            url=url,
+            key=key,
+            table=settings.supabase_table,
+            schema=settings.supabase_schema,
             page_size=settings.history_page_size,
         )
-    )  # fmt: skip
+    )
     realtime = RealtimeConfig(
-        settings.supabase_realtime_url or url, key, settings.supabase_table,
-        settings.supabase_schema, symbols,
-    )  # fmt: skip
+        url=settings.supabase_realtime_url or url,
+        key=key,
+        table=settings.supabase_table,
+        schema=settings.supabase_schema,
+        symbols=settings.symbol_list,
+    )
     config = SourceConfig(
-        symbols,
+        settings.symbol_list,
         warmup_s=settings.warmup_days * 86_400,
         overlap_s=settings.backfill_overlap_seconds,
         grace_s=settings.grace_seconds,
@@ -311,7 +430,9 @@ def supabase_source(settings: Settings, watermark_due: Callable[[float], bool]) 
         backoff_cap_s=settings.reconnect_cap_seconds,
     )
     return SupabaseSource(
-        config, history, lambda queue: RealtimeFeed(realtime, queue),
+        config,
+        history,
+        lambda queue: RealtimeFeed(realtime, queue),
         session=CALENDARS[settings.session_calendar],
         watermark_due=watermark_due,
-    )  # fmt: skip
+    )

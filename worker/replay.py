@@ -14,18 +14,14 @@ from typing import Any
 import structlog
 from tqdm import tqdm  # type: ignore[import-untyped]
 
-from adapters.dryrun import FlatBookContexts, SignalsOnlyExecutor
 from adapters.files.csv_source import CsvSource
-from adapters.files.jsonl import JsonlRecorder, write_jsonl
-from adapters.paper.broker import PaperBroker, PaperConfig
+from adapters.files.jsonl import write_jsonl
 from adapters.paper.trades import trade_record
-from engine.config import DecisionConfig, EngineConfig
-from engine.decide import HoldFirstDecider
-from engine.ports import BarSource, ContextProvider, Executor
+from worker.app import App, build_replay
 from worker.pipeline import Pipeline
-from worker.trader import StaticContracts, Trader
+from worker.settings import Settings
+from worker.trader import Trader
 
-REPLAY_ACCOUNT = "replay"
 SUMMARY = "summary.json"
 
 
@@ -33,93 +29,57 @@ def replay_csv(
     input_path: Path,
     symbol: str,
     out_dir: Path,
-    config: EngineConfig,
-    decision: DecisionConfig | None = None,
+    settings: Settings,
+    *,
     progress: bool = False,
-    paper: PaperConfig | None = None,
+    paper: bool = False,
 ) -> dict[str, Any]:
     """Replay `input_path` into `out_dir` (bars.jsonl, decisions.jsonl, summary.json);
     with `paper`, through the paper broker (summary gains trades and P&L, trades.jsonl
     has one line per round trip; the broker logs nothing per trade: stdout stays quiet)."""
     source = CsvSource(input_path)
     rows = source.rows.count_lines() - 1 if progress else None
-    return asyncio.run(
-        replay(source, symbol, out_dir, config, decision, progress=progress, paper=paper,
-               total_rows=rows)
-    )  # fmt: skip
+    app = build_replay(settings, source=source, symbol=symbol, out_dir=out_dir, paper=paper)
+    return asyncio.run(replay(app, out_dir, progress=progress, total_rows=rows))
 
 
 async def replay(
-    source: BarSource,
-    symbol: str,
-    out_dir: Path,
-    config: EngineConfig,
-    decision: DecisionConfig | None = None,
-    *,
-    progress: bool = False,
-    paper: PaperConfig | None = None,
-    total_rows: int | None = None,
+    app: App, out_dir: Path, *, progress: bool = False, total_rows: int | None = None
 ) -> dict[str, Any]:
-    """Every event of `source` through the pipeline; each closed instant decided before
-    the next row, as live. A summary.json left by an earlier run goes first: only a
-    finished replay writes one."""
+    """Every event of the app's source through the pipeline; each closed instant decided
+    before the next row, as live. A summary.json left by an earlier run goes first: only
+    a finished replay writes one."""
     (out_dir / SUMMARY).unlink(missing_ok=True)
-    pipeline, trader = _replay_stack(symbol, out_dir, config, decision, paper)
     structlog.get_logger("replay").info(
-        "replay_started", input=source.name, symbol=symbol, out=str(out_dir)
-    )
+        "replay_started", input=app.source.name, symbol=",".join(app.pipeline.symbols),
+        out=str(out_dir),
+    )  # fmt: skip
     started = time.perf_counter()
     bar = tqdm(total=total_rows, unit="rows", disable=not progress, mininterval=0.5,
                desc="replay")  # fmt: skip
     try:
-        async for event in source.events():
-            for state in pipeline.handle(event):
-                await trader.on_state(state)
+        async for event in app.source.events():
+            for state in app.pipeline.handle(event):
+                await app.trader.on_state(state)
             bar.update()
         if bar.total is not None:
             bar.n = bar.total  # the whole input was read: the bar ends at 100%
     except BaseException:
-        pipeline.recorder.close()  # what was decided up to the failure stays on disk
+        app.recorder.close()  # what was decided up to the failure stays on disk
         raise
     finally:
         bar.close()
-    return await _finish(pipeline, trader, out_dir, started)
+    return await _finish(app, out_dir, started)
 
 
-def _replay_stack(
-    symbol: str,
-    out_dir: Path,
-    config: EngineConfig,
-    decision: DecisionConfig | None,
-    paper: PaperConfig | None = None,
-) -> tuple[Pipeline, Trader]:
-    """Flat book and nothing sent (default), or the paper broker's simulated book."""
-    recorder = JsonlRecorder(out_dir, flush_each_line=False)
-    pipeline = Pipeline((symbol,), config, recorder)
-    contexts: ContextProvider = FlatBookContexts()
-    executor: Executor = SignalsOnlyExecutor()
-    if paper is not None:
-        broker = PaperBroker(paper)
-        pipeline.minute_listeners.append(broker)
-        contexts = executor = broker
-    trader = Trader(
-        decider=HoldFirstDecider(decision or DecisionConfig()), accounts=(REPLAY_ACCOUNT,),
-        contexts=contexts, executor=executor, recorder=recorder, contracts=StaticContracts(),
-        log_states=False,
-    )  # fmt: skip
-    return pipeline, trader
-
-
-async def _finish(
-    pipeline: Pipeline, trader: Trader, out_dir: Path, started: float
-) -> dict[str, Any]:
-    for state in pipeline.flush():
-        await trader.on_state(state)
-    pipeline.recorder.close()
-    summary = build_summary(pipeline, trader, time.perf_counter() - started)
-    if isinstance(trader.executor, PaperBroker):
-        summary["paper"] = trader.executor.summary()
-        trades = [trade_record(trade) for trade in trader.executor.trades]
+async def _finish(app: App, out_dir: Path, started: float) -> dict[str, Any]:
+    for state in app.pipeline.flush():
+        await app.trader.on_state(state)
+    app.recorder.close()
+    summary = build_summary(app.pipeline, app.trader, time.perf_counter() - started)
+    if app.paper is not None:
+        summary["paper"] = app.paper.summary()
+        trades = [trade_record(trade) for trade in app.paper.trades]
         write_jsonl(out_dir / "trades.jsonl", trades)  # one line per round trip
     text = json.dumps(summary, indent=2, sort_keys=True) + "\n"
     # Last and atomically (a temporary file, then a rename): a summary.json in out_dir

@@ -84,7 +84,7 @@ class CsvSource:
         self.rows = CsvRows(path)
         self.counts: Counter[str] = Counter()
 
-    async def warm_up(self) -> AsyncIterator[SourceEvent]:
+    async def warm_up(self) -> AsyncIterator[RowReceived | RowUnreadable]:
         return
         yield  # an async generator that yields nothing: a file has no history before it
 
@@ -108,7 +108,7 @@ class SampleFeed:
         self.head, self.tail = events[:cut], events[cut:]  # warm-up history, streamed rows
         self.speed = speed
 
-    async def warm_up(self) -> AsyncIterator[SourceEvent]:
+    async def warm_up(self) -> AsyncIterator[RowReceived | RowUnreadable]:
         for event in self.head:
             yield event
 

@@ -209,6 +209,12 @@ class ProjectXClient:
 
     # -- calls ---------------------------------------------------------------------------
 
+    async def hub_token(self) -> str:
+        """The newest token for a user-hub (re)connect: one cheap REST read first, so a
+        token the gateway stopped accepting (401) is renewed before the hub refuses it."""
+        await self.accounts()
+        return await self.token()
+
     async def accounts(self) -> list[dict[str, Any]]:
         answer = await self.read("/api/Account/search", {"onlyActiveAccounts": True})
         return list(answer.get("accounts") or [])

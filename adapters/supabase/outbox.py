@@ -16,6 +16,7 @@ row's key makes it exactly once in the table.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import sqlite3
@@ -26,6 +27,10 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import structlog
+
+# At a stop, the time pending rows get to go. Short (the whole stop fits in 2 s): the
+# outbox is durable, and what is left goes at the next start.
+FLUSH_S = 0.3
 
 _SCHEMA = """
 create table if not exists outbox (
@@ -71,6 +76,8 @@ class RowWriter(Protocol):
     could not be reached or failed (then the rest of the pass waits for the backoff)."""
 
     async def write(self, kind: str, row: Mapping[str, Any]) -> None: ...
+
+    async def aclose(self) -> None: ...
 
 
 class Outbox:
@@ -146,7 +153,26 @@ class OutboxDelivery:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._failures = 0  # consecutive failed passes
+        self._task: asyncio.Task[None] | None = None
         self._log = structlog.get_logger("outbox")
+
+    async def start(self) -> None:
+        """Run the delivery loop in the background until `stop`."""
+        self._task = asyncio.create_task(self.run(), name="results-outbox")
+
+    async def stop(self, flush_s: float = FLUSH_S) -> None:
+        """Give pending rows `flush_s` to go, then stop and close. What is left stays in
+        the outbox (durable) and goes at the next start."""
+        delivered = await self.flush(flush_s)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._log.info(
+            "outbox_stopped", all_delivered=delivered, pending=self.outbox.pending_count()
+        )
+        self.outbox.close()
+        await self.writer.aclose()
 
     def submit(self, kind: str, key: str, row: Mapping[str, Any]) -> bool:
         """Put a row (durably) and wake the delivery loop."""

@@ -9,6 +9,7 @@ decides (the worker's start-up phases, the source's reconnect loop; the replay C
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ import httpx
 import structlog
 
 from adapters.supabase.http import postgrest_client
-from engine.ports import RowReceived, SourceEvent
+from engine.ports import RowReceived, RowUnreadable, SourceEvent
 from engine.timefmt import iso
 
 COLUMNS = "id,ts,symbol,timeframe,o,h,l,c,v"
@@ -154,8 +155,9 @@ class TableSource:
         self, client: HistoryClient, symbol: str, since: float, until: float | None
     ) -> None:
         self.client, self.symbol, self.since, self.until = client, symbol, since, until
+        self.counts: Counter[str] = Counter()
 
-    async def warm_up(self) -> AsyncIterator[SourceEvent]:
+    async def warm_up(self) -> AsyncIterator[RowReceived | RowUnreadable]:
         return
         yield  # nothing before the range: it is all history
 

@@ -16,7 +16,10 @@ import httpx
 
 from adapters.projectx.parsing import SIDE_CODES
 from adapters.supabase.http import postgrest_client
-from adapters.supabase.outbox import RowRejected
+from adapters.supabase.outbox import OutboxDelivery, RowRejected
+from engine.model import ActionPlan, ClosedBar, MarketState
+from engine.ports import Recorder
+from engine.records import decision_record
 from engine.round_trips import Leg, RoundTrip
 from engine.timefmt import iso
 
@@ -138,3 +141,32 @@ def _raw(leg: Leg, role: str, trip: RoundTrip) -> dict[str, Any]:
         "role": role,
         "legSize": leg.size,
     }
+
+
+class DecisionRecorder:
+    """RECORD_DECISIONS: every decision also goes to `trigger_decisions` via the outbox
+    (and to the recorder it wraps)."""
+
+    def __init__(self, inner: Recorder, delivery: OutboxDelivery) -> None:
+        self.inner, self.delivery = inner, delivery
+
+    def bar(self, bar: ClosedBar) -> None:
+        self.inner.bar(bar)
+
+    def decision(self, state: MarketState, plan: ActionPlan) -> None:
+        self.inner.decision(state, plan)
+        record = decision_record(state, plan)
+        key = f"{state.symbol}:{record['at']}"
+        row = {
+            "decision_key": key,
+            "symbol": state.symbol,
+            "at": record["at"],
+            "action": record["action"],
+            "reason_code": record["reason_code"],
+            "regimes": record["regimes"],
+            "slopes": record["slopes"],
+        }
+        self.delivery.submit(TRIGGER_DECISION, key, row)
+
+    def close(self) -> None:
+        self.inner.close()

@@ -24,7 +24,6 @@ from tests.fakes.postgrest import FakePostgrest
 from tests.fakes.projectx_gateway import FakeProjectX
 from tests.fakes.signalr_hub import FakeUserHub
 from worker.accounts import AccountTracker
-from worker.userhub import hub_token
 
 MAIN, ALT = 1001, 1002
 ACCOUNTS = [
@@ -66,7 +65,7 @@ async def test_scripted_day_through_a_drop_and_token_rotation(
             listener = UserHubListener(
                 ListenerConfig(hub.url, (MAIN, ALT), keepalive_s=2.0, backoff_initial_s=0.1,
                                backoff_cap_s=0.5),
-                adapter_factory(client_name, ping_interval_s=0.5), hub_token(client),
+                adapter_factory(client_name, ping_interval_s=0.5), client.hub_token,
                 tracker.on_hub_event, on_subscribed=tracker.reconcile,
             )  # fmt: skip
             delivering = asyncio.create_task(delivery.run())

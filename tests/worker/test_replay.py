@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import EngineConfig
 from tests.feedgen import make_rows, write_csv
+from worker.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,7 +96,7 @@ def test_a_failing_replay_keeps_what_it_decided_on_disk(
 
     import worker.replay as replay_module
 
-    replay_module.replay_csv(feed, "MES", tmp_path / "whole", EngineConfig())
+    replay_module.replay_csv(feed, "MES", tmp_path / "whole", Settings())
 
     class FailingBar(tqdm_module.tqdm):  # type: ignore[misc]
         def update(self, n: float | None = 1) -> bool | None:
@@ -106,7 +106,7 @@ def test_a_failing_replay_keeps_what_it_decided_on_disk(
 
     monkeypatch.setattr(replay_module, "tqdm", FailingBar)
     with pytest.raises(RuntimeError, match="terminal on fire"):
-        replay_module.replay_csv(feed, "MES", tmp_path / "out", EngineConfig(), progress=True)
+        replay_module.replay_csv(feed, "MES", tmp_path / "out", Settings(), progress=True)
     for name in ("bars.jsonl", "decisions.jsonl"):
         written = (tmp_path / "out" / name).read_bytes().splitlines()
         whole = (tmp_path / "whole" / name).read_bytes().splitlines()

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import EngineConfig
 from tests.feedgen import make_rows
 from worker.replay import replay_csv
+from worker.settings import Settings
 
 
 def test_the_progress_bar_ends_at_100_percent(
@@ -21,7 +21,7 @@ def test_the_progress_bar_ends_at_100_percent(
     lines = [",".join([*row, "x" * (200 if i >= 2000 else 0)]) for i, row in enumerate(rows)]
     path = tmp_path / "feed.csv"
     path.write_text("\n".join(["id,ts,symbol,timeframe,o,h,l,c,v,note", *lines]) + "\n")
-    replay_csv(path, "MES", tmp_path / "out", EngineConfig(), progress=True)
+    replay_csv(path, "MES", tmp_path / "out", Settings(), progress=True)
     err = capsys.readouterr().err
     last = err.replace("\r", "\n").strip().splitlines()[-1]
     assert "100%" in last, last

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from engine.config import EngineConfig
 from tests.feedgen import make_rows
 from worker.replay import replay_csv
+from worker.settings import Settings
 
 HEADER = "id,ts,symbol,timeframe,o,h,l,c,v,ema21"
 
@@ -31,7 +31,7 @@ def _rejected(tmp_path: Path, quoted: bool) -> list[dict[str, Any]]:
     path = tmp_path / "feed.csv"
     path.write_text("\n".join(_lines(quoted)) + "\n")
     with capture_logs() as logs:
-        replay_csv(path, "MES", tmp_path / "out", EngineConfig())
+        replay_csv(path, "MES", tmp_path / "out", Settings())
     return [e["row"] for e in logs if e["event"] == "row_rejected"]
 
 
