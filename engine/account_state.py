@@ -121,6 +121,9 @@ class Position:
 
 @dataclass(frozen=True, slots=True)
 class RoundTripClosed:
+    """A round trip closed: announced once. Should a later void or a missed fill change
+    it, a `RoundTripRevoked` follows, and the corrected trip is announced again."""
+
     trip: RoundTrip
 
 
@@ -133,14 +136,17 @@ class RoundTripRevoked:
 
 @dataclass(frozen=True, slots=True)
 class CloseWithoutEntry:
-    """A closing fill while flat: its position was opened before the known fills."""
+    """A closing fill while flat: its position was opened before the known fills (at
+    start, by hand, or on a day the worker did not see), so no round trip can be built."""
 
     fill: Fill
 
 
 @dataclass(frozen=True, slots=True)
 class EventIgnored:
-    reason: str  # "other_account"
+    """An event not for this account's state (`reason` "other_account")."""
+
+    reason: str
     detail: str
 
 
