@@ -25,8 +25,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
+# Lint: ruff's rules and layout, and mypy --strict over engine, adapters and worker.
 lint: $(STAMP)
 	$(BIN)/ruff check engine adapters worker tests bench
+	$(BIN)/ruff format --check engine adapters worker tests bench
 	$(BIN)/mypy
 
 bench: $(STAMP)

@@ -20,6 +20,7 @@ from typing import Any
 
 import structlog
 from realtime import AsyncRealtimeClient, RealtimeSubscribeStates
+from realtime.types import RealtimePostgresChangesListenEvent
 
 READY = "READY"  # the server started streaming the subscription
 
@@ -89,9 +90,12 @@ class RealtimeFeed:
         self._client = client
         channel = client.channel(f"{config.table}-inserts")
         channel.on_postgres_changes(
-            "INSERT", self._on_change, table=config.table, schema=config.schema,
+            RealtimePostgresChangesListenEvent.Insert,
+            self._on_change,
+            table=config.table,
+            schema=config.schema,
             filter=symbol_filter(config.symbols),
-        )  # fmt: skip
+        )
         channel.on_system(self._on_system)
         await asyncio.wait_for(channel.subscribe(self._on_state), config.join_timeout_s + 5)
 

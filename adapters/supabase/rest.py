@@ -91,7 +91,7 @@ class HistoryClient:
         self, symbol: str, bounds: list[tuple[str, str]], until: float | None
     ) -> list[Any]:
         select = COLUMNS + (",bar_time" if self.config.bar_time_column else "")
-        params: list[tuple[str, str]] = [
+        params: list[tuple[str, str | int | float | bool | None]] = [
             ("select", select),
             ("symbol", f"eq.{symbol}"),
             ("timeframe", "eq.1"),
