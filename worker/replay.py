@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import structlog
 from tqdm import tqdm  # type: ignore[import-untyped]
 
+from adapters import events
 from adapters.dryrun import FlatBookContexts, SignalsOnlyExecutor
 from adapters.files.csv_source import CsvSource
 from adapters.files.jsonl import JsonlRecorder, write_jsonl
@@ -65,9 +65,7 @@ async def replay(
     finished replay writes one."""
     (out_dir / SUMMARY).unlink(missing_ok=True)
     pipeline, trader = _replay_stack(symbol, out_dir, config, decision, paper)
-    structlog.get_logger("replay").info(
-        "replay_started", input=source.name, symbol=symbol, out=str(out_dir)
-    )
+    events.replay_started(input=source.name, symbol=symbol, out=str(out_dir))
     started = time.perf_counter()
     bar = tqdm(total=total_rows, unit="rows", disable=not progress, mininterval=0.5,
                desc="replay")  # fmt: skip
@@ -127,9 +125,7 @@ async def _finish(
     temporary = out_dir / f".{SUMMARY}.tmp"
     temporary.write_text(text)
     os.replace(temporary, out_dir / SUMMARY)
-    structlog.get_logger("replay").info(
-        "replay_done", **{k: summary[k] for k in ("rows_read", "rows_per_second")}
-    )
+    events.replay_done(rows_read=summary["rows_read"], rows_per_second=summary["rows_per_second"])
     return summary
 
 

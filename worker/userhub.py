@@ -11,8 +11,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-import structlog
-
+from adapters import events
 from adapters.projectx.client import ProjectXClient
 from adapters.projectx.hub.factory import adapter_factory
 from adapters.projectx.hub.listener import ListenerConfig, UserHubListener
@@ -90,9 +89,7 @@ def delivery_hooks(delivery: OutboxDelivery) -> tuple[Hook, Hook]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         pending = delivery.outbox.pending_count()
-        structlog.get_logger("outbox").info(
-            "outbox_stopped", all_delivered=delivered, pending=pending
-        )
+        events.outbox_stopped(all_delivered=delivered, pending=pending)
         delivery.outbox.close()
         await delivery.writer.aclose()  # type: ignore[attr-defined]
 

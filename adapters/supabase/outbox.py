@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import structlog
+from adapters import events
 
 _SCHEMA = """
 create table if not exists outbox (
@@ -84,7 +84,6 @@ class Outbox:
         self._db.execute("pragma synchronous=full")
         self._db.execute(_SCHEMA)
         self.counters = OutboxCounters()
-        self._log = structlog.get_logger("outbox")
 
     def close(self) -> None:
         self._db.close()
@@ -102,7 +101,7 @@ class Outbox:
             self.counters.put += 1
         else:
             self.counters.duplicate_put += 1
-        self._log.info("outbox_put", kind=kind, key=key, new=new)
+        events.outbox_put(kind=kind, key=key, new=new)
         return new
 
     def pending(self, limit: int = 100) -> list[OutboxItem]:
@@ -146,7 +145,6 @@ class OutboxDelivery:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._failures = 0  # consecutive failed passes
-        self._log = structlog.get_logger("outbox")
 
     def submit(self, kind: str, key: str, row: Mapping[str, Any]) -> bool:
         """Put a row (durably) and wake the delivery loop."""
@@ -198,7 +196,7 @@ class OutboxDelivery:
             pass
         left = self.outbox.pending_count()
         if left:
-            self._log.warning("outbox_flush_incomplete", pending=left)
+            events.outbox_flush_incomplete(pending=left)
         return left == 0
 
     async def _deliver(self, item: OutboxItem) -> _Outcome:
@@ -209,13 +207,13 @@ class OutboxDelivery:
             error = f"{type(exc).__name__}: {exc}"
             self.outbox.mark_failed(item.key, error)
             self.counters.retries += 1
-            self._log.warning("outbox_retry", kind=item.kind, key=item.key,
-                              attempts=item.attempts + 1, error=error[:200])  # fmt: skip
+            events.outbox_retry(
+                kind=item.kind, key=item.key, attempts=item.attempts + 1, error=error
+            )
             return "rejected" if isinstance(exc, RowRejected) else "unavailable"
         self.outbox.mark_delivered(item.key)
         self.counters.delivered += 1
-        self._log.info("outbox_delivered", kind=item.kind, key=item.key,
-                       attempts=item.attempts + 1)  # fmt: skip
+        events.outbox_delivered(kind=item.kind, key=item.key, attempts=item.attempts + 1)
         return "delivered"
 
     async def _sleep(self, seconds: float) -> None:
