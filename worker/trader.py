@@ -90,6 +90,7 @@ class Trader:
 
     async def _execute(self, plan: ActionPlan, state: MarketState, account: str) -> None:
         """One account's entry; its failure is logged and never blocks another account."""
+        entry = None
         try:
             contract = await self.contracts.resolve(state.symbol)
             entry = entry_for(plan, state, account, contract, self.trade_size)
@@ -102,5 +103,6 @@ class Trader:
                 at=state.at,
                 reason="execution_error",
                 sent=False,
+                entry=entry,
                 error=f"{type(exc).__name__}: {exc}",
             )
