@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-import structlog
-
-from adapters.projectx.parsing import SIDE_CODES
+from adapters import events
 from engine.execution import PlaceEntry
 from engine.model import MarketState, PositionContext
-from engine.timefmt import iso
 
 
 class Executor(Protocol):
@@ -23,18 +20,12 @@ class DisabledExecutor:
         self.reason = reason
         self.forward = forward  # e.g. the paper broker, which simulates what was not sent
         self.skipped: list[PlaceEntry] = []
-        self._log = structlog.get_logger("execution")
 
     async def submit(self, entry: PlaceEntry, state: MarketState) -> None:
         self.skipped.append(entry)
         if len(self.skipped) > 1000:  # bounded: keep only recent intents for inspection
             del self.skipped[:500]
-        intent = entry.fields() | {"side": entry.side.value, "side_code": SIDE_CODES[entry.side]}
-        intent["at"] = iso(entry.at)
-        self._log.info(
-            "order_skipped", reason=self.reason, message="trading disabled, order not sent",
-            order_type="market", **intent,
-        )  # fmt: skip
+        events.order_skipped(entry, reason=self.reason, message="trading disabled, order not sent")
         if self.forward is not None:
             await self.forward.submit(entry, state)
 

@@ -11,12 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-import structlog
-
-from adapters.projectx.parsing import SIDE_CODES
+from adapters import events
 from engine.execution import PlaceEntry
 from engine.model import MarketState
-from engine.timefmt import iso
 
 
 class Executor(Protocol):
@@ -35,7 +32,6 @@ class FreshnessGate:
         self.clock = clock
         self.max_age_s = max_age_s
         self.skipped = 0
-        self._log = structlog.get_logger("execution")
 
     async def submit(self, entry: PlaceEntry, state: MarketState) -> None:
         age = self.clock() - state.at
@@ -43,10 +39,11 @@ class FreshnessGate:
             await self.executor.submit(entry, state)
             return
         self.skipped += 1
-        intent = entry.fields() | {"side": entry.side.value, "side_code": SIDE_CODES[entry.side]}
-        intent["at"] = iso(entry.at)
-        self._log.warning(
-            "order_skipped", reason=self.reason, age_s=round(age, 1), max_age_s=self.max_age_s,
+        events.order_skipped(
+            entry,
+            reason=self.reason,
             message=f"stale signal: its bar closed {round(age)} s ago, order not sent",
-            order_type="market", **intent,
-        )  # fmt: skip
+            warn=True,
+            age_s=age,
+            max_age_s=self.max_age_s,
+        )

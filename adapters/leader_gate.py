@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-import structlog
-
-from adapters.projectx.parsing import SIDE_CODES
+from adapters import events
 from engine.execution import PlaceEntry
 from engine.model import MarketState
-from engine.timefmt import iso
 
 
 class Executor(Protocol):
@@ -31,17 +28,14 @@ class LeaderGate:
         self.executor = executor
         self.lease = lease
         self.skipped = 0
-        self._log = structlog.get_logger("execution")
 
     async def submit(self, entry: PlaceEntry, state: MarketState) -> None:
         if self.lease.is_leader:
             await self.executor.submit(entry, state)
             return
         self.skipped += 1
-        intent = entry.fields() | {"side": entry.side.value, "side_code": SIDE_CODES[entry.side]}
-        intent["at"] = iso(entry.at)
-        self._log.info(
-            "order_skipped", reason=self.reason,
+        events.order_skipped(
+            entry,
+            reason=self.reason,
             message="standby: another instance holds the trading lease, order not sent",
-            order_type="market", **intent,
-        )  # fmt: skip
+        )

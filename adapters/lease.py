@@ -24,9 +24,9 @@ import time
 from typing import Any
 
 import psycopg
-import structlog
 from psycopg.conninfo import conninfo_to_dict
 
+from adapters import events
 from engine.ports import StopSignal
 
 # Per-session server settings: a client that vanished without closing is dropped after
@@ -117,7 +117,6 @@ class AdvisoryLease:
         self._state = "starting"
         self._running = False
         self._backoff = poll_s
-        self._log = structlog.get_logger("lease")
 
     def __repr__(self) -> str:
         host, state = self._where["host"], self._state
@@ -165,7 +164,7 @@ class AdvisoryLease:
                     await conn.execute("select pg_advisory_unlock_all()")
         await self._close()
         if was_leader:
-            self._log.info("leader_released", lease=self.name, **self._where)
+            events.leader_released(lease=self.name, endpoint=self._where)
         self._state = "stopped"
 
     async def _session(self, stop: StopSignal) -> None:
@@ -226,23 +225,21 @@ class AdvisoryLease:
         self._state = state
         pid = self.backend_pid
         if state == "leader":
-            self._log.info("leader", lease=self.name, key=self.key, pid=pid, **self._where)
+            events.leader(lease=self.name, key=self.key, pid=pid, endpoint=self._where)
         else:
-            self._log.info(
-                "standby", lease=self.name, key=self.key, pid=pid, retry_s=self.poll_s,
-                message="another instance holds the trading lease", **self._where,
-            )  # fmt: skip
+            events.standby(
+                lease=self.name, key=self.key, pid=pid, retry_s=self.poll_s, endpoint=self._where
+            )
 
     def _fail(self, exc: BaseException) -> None:
         self._held = False
         error = f"{type(exc).__name__}: {exc}".strip()
         if self._state == "leader":
-            self._log.warning("leader_lost", lease=self.name, error=error, **self._where)
+            events.leader_lost(lease=self.name, error=error, endpoint=self._where)
         elif self._state != "unavailable":
-            self._log.warning(
-                "lease_unavailable", lease=self.name, error=error, retry_s=self._backoff,
-                **self._where,
-            )  # fmt: skip
+            events.lease_unavailable(
+                lease=self.name, error=error, retry_s=self._backoff, endpoint=self._where
+            )
         self._state = "unavailable"
 
     async def _close(self) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import structlog
 
+from adapters import events
 from adapters.files.csv_source import CsvFormatError
 from adapters.logs import configure_logging, mask_text
 from worker.failures import Permanent, Transient, classify, describe
@@ -58,9 +59,7 @@ def _crashed(exc: Exception) -> None:
     the logging set up by `run`/`replay`; before that, by pattern only)."""
     if not structlog.is_configured():
         configure_logging("INFO", "json")
-    structlog.get_logger("worker").error(
-        "worker_crashed", error_type=type(exc).__name__, error=describe(exc), exc_info=exc
-    )
+    events.worker_crashed(exc, error=describe(exc))
 
 
 def _run() -> int:

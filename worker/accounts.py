@@ -12,8 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
-import structlog
-
+from adapters import events
 from adapters.projectx.client import ProjectXClient
 from adapters.projectx.parsing import order_event, position_event, trade_event
 from adapters.supabase.outbox import OutboxDelivery
@@ -45,7 +44,6 @@ class AccountTracker:
         day = trading_day_start(clock())
         self.states = {aid: AccountState(aid, name, day) for name, aid in account_ids.items()}
         self.counts: Counter[str] = Counter()
-        self._log = structlog.get_logger("accounts")
 
     def on_hub_event(self, event: Event) -> None:
         """The listener's delivery callback, on the event loop (the listener read and
@@ -74,8 +72,12 @@ class AccountTracker:
             state = self._roll(self.states[account_id])
             state, effects = reconcile(state, positions, fills, orders)
             self.states[account_id] = state
-            self._log.info("account_reconciled", account=state.account, positions=len(positions),
-                           fills=len(fills), net_pnl=state.net_pnl)  # fmt: skip
+            events.account_reconciled(
+                account=state.account,
+                positions=len(positions),
+                fills=len(fills),
+                net_pnl=state.net_pnl,
+            )
             self._effects(effects)
 
     def _roll(self, state: AccountState) -> AccountState:
@@ -87,14 +89,10 @@ class AccountTracker:
             if isinstance(effect, RoundTripClosed):
                 row = trade_result_row(effect.trip)
                 self.counts["round_trips"] += 1
-                shown = ("account", "symbol", "signal", "size", "total_pnl", "entry_time",
-                         "exit_time")  # fmt: skip
-                self._log.info("trade_result", key=row["result_key"], tag=row["ai_decision_id"],
-                               **{k: row[k] for k in shown})  # fmt: skip
+                events.trade_result(effect.trip)
                 if self.results is not None:
                     self.results.submit("trade_result", row["result_key"], row)
             elif isinstance(effect, RoundTripRevoked):
-                self._log.warning("trade_result_revoked", key=effect.trip.key)
+                events.trade_result_revoked(effect.trip)
             elif isinstance(effect, CloseWithoutEntry):
-                self._log.warning("close_without_entry", trade_id=effect.fill.id,
-                                  account=effect.fill.account)  # fmt: skip
+                events.close_without_entry(effect.fill)

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-import structlog
-
+from adapters import events
 from engine.calendar import in_session
 
 HealthFn = Callable[[], tuple[bool, dict[str, Any]]]
@@ -75,7 +74,6 @@ class HealthServer:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._healthy: bool | None = None
-        self._log = structlog.get_logger("health")
 
     @property
     def port(self) -> int:
@@ -98,7 +96,7 @@ class HealthServer:
         for writer in list(self._writers):
             writer.close()
         await server.wait_closed()
-        self._log.info("health_server_stopped")
+        events.health_server_stopped()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
@@ -149,7 +147,7 @@ class HealthServer:
             try:
                 return Response(200, self.metrics_fn(), METRICS_TYPE)
             except Exception as exc:  # noqa: BLE001 -- a broken collector is a 500, logged
-                self._log.error("metrics_failed", error=f"{type(exc).__name__}: {exc}")
+                events.metrics_failed(error=f"{type(exc).__name__}: {exc}")
                 return _error(HTTPStatus.INTERNAL_SERVER_ERROR)
         return await self._webhook(request, reader, client)
 
@@ -160,8 +158,7 @@ class HealthServer:
             ok, details = False, {"reason": f"health check failed: {type(exc).__name__}"}
         reason = details.get("reason")
         if ok != self._healthy:
-            log = self._log.info if ok else self._log.warning
-            log("health", status="ok" if ok else "unhealthy", reason=reason)
+            events.health(ok=ok, reason=reason)
             self._healthy = ok
         if ok:
             return Response.json(200, {"status": "ok", **details})
@@ -191,17 +188,17 @@ class HealthServer:
             secret.encode(), self.webhook.secret.encode()
         ):
             return self._rejected(HTTPStatus.UNAUTHORIZED, "unauthorized", client)
-        self._log.info("webhook_accepted", client=client)
+        events.webhook_accepted(client=client)
         try:
             answer = await self.webhook.handler(payload)
         except Exception as exc:  # noqa: BLE001 -- the caller gets a 500, the log says why
-            self._log.error("webhook_failed", error=type(exc).__name__, client=client)
+            events.webhook_failed(error=type(exc).__name__, client=client)
             return _error(HTTPStatus.INTERNAL_SERVER_ERROR)
         return Response.json(200, answer)
 
     def _rejected(self, status: HTTPStatus, reason: str, client: str) -> Response:
         """A refused webhook call: logged with who sent it (never the body or secret)."""
-        self._log.warning("webhook_rejected", status=status.value, reason=reason, client=client)
+        events.webhook_rejected(status=status.value, reason=reason, client=client)
         return _error(status)
 
     async def _send(self, writer: asyncio.StreamWriter, response: Response) -> None:

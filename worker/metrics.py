@@ -14,10 +14,11 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
-import structlog
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from adapters import events
 
 PREFIX = "worker"
 _NOT_APPLIED = ("duplicate", "conflict", "late")
@@ -41,7 +42,6 @@ class LoopLagMonitor:
         self.max_s = 0.0
         self.samples = 0
         self._task: asyncio.Task[None] | None = None
-        self._log = structlog.get_logger("metrics")
 
     def start(self) -> None:
         if self._task is None:
@@ -65,7 +65,7 @@ class LoopLagMonitor:
         lag_s = max(0.0, lag_s)
         self.last_s, self.max_s, self.samples = lag_s, max(self.max_s, lag_s), self.samples + 1
         if self.warn_s is not None and lag_s >= self.warn_s:
-            self._log.warning("event_loop_lag", lag_s=round(lag_s, 3))
+            events.event_loop_lag(lag_s=lag_s)
 
 
 class WorkerCollector(Collector):

@@ -17,8 +17,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
-import structlog
-
+from adapters import events
 from engine.aggregator import SymbolEngine
 from engine.config import EngineConfig
 from engine.jumps import JumpGuard, row_time, too_far_ahead
@@ -78,7 +77,6 @@ class Pipeline:
         self.counts: Counter[str] = Counter()  # rows, accepted, rejected.<reason>, ...
         self.last_row_arrival: float | None = None  # epoch s; backfilled rows do not count
         self.minute_listeners: list[MinuteListener] = []  # e.g. the paper broker
-        self.log = structlog.get_logger("pipeline")
 
     def handle(self, event: SourceEvent) -> tuple[MarketState, ...]:
         """One event of a source (engine/ports.py); the instants it closed, in order."""
@@ -173,10 +171,7 @@ class Pipeline:
             self.last_row_arrival = admitted.arrival
         if bar.ambiguous:
             self.counts["ambiguous"] += 1
-            self.log.warning(
-                "row_ambiguous", symbol=bar.symbol, bar_open=iso(bar.open_time),
-                received=iso(bar.received or 0.0), reason="receipt_after_tolerance",
-            )  # fmt: skip
+            events.row_ambiguous(bar, reason="receipt_after_tolerance")
         outcome, states = self.engines[bar.symbol].add(bar, admitted.arrival)
         if outcome == Outcome.ACCEPTED:
             self.counts["accepted"] += 1
@@ -201,10 +196,10 @@ class Pipeline:
     def _rejected(self, rejection: Rejection, row: dict[str, object]) -> None:
         if rejection.ignored:
             self.counts[f"ignored.{rejection.reason}"] += 1
-            self.log.debug("row_ignored", reason=rejection.reason, detail=rejection.detail)
+            events.row_ignored(rejection)
             return
         self.counts[f"rejected.{rejection.reason}"] += 1
-        self.log.warning("row_rejected", reason=rejection.reason, detail=rejection.detail, row=row)
+        events.row_rejected(rejection, row=row)
 
     def _time_jump(self, held: Admitted) -> None:
         detail = f"{iso(row_time(held.bar))}: far ahead of the rows around it"
@@ -212,13 +207,12 @@ class Pipeline:
 
     def _not_applied(self, outcome: str, bar: Bar1m) -> None:
         self.counts[outcome] += 1
-        fields = {"symbol": bar.symbol, "bar_open": iso(bar.open_time), "reason": outcome}
         if outcome == Outcome.DUPLICATE:
-            self.log.debug("row_duplicate", **fields)
+            events.row_duplicate(bar)
         elif outcome == Outcome.CONFLICT:
-            self.log.warning("row_conflict", **fields)
+            events.row_conflict(bar)
         else:
-            self.log.warning("row_late", **fields)
+            events.row_late(bar)
 
 
 def _clock_time(event: RowReceived, bar: Bar1m) -> float | None:

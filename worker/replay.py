@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import structlog
 from tqdm import tqdm  # type: ignore[import-untyped]
 
+from adapters import events
 from adapters.files.csv_source import CsvSource
 from adapters.files.jsonl import write_jsonl
 from adapters.paper.trades import trade_record
@@ -50,10 +50,9 @@ async def replay(
     before the next row, as live. A summary.json left by an earlier run goes first: only
     a finished replay writes one."""
     (out_dir / SUMMARY).unlink(missing_ok=True)
-    structlog.get_logger("replay").info(
-        "replay_started", input=app.source.name, symbol=",".join(app.pipeline.symbols),
-        out=str(out_dir),
-    )  # fmt: skip
+    events.replay_started(
+        input=app.source.name, symbol=",".join(app.pipeline.symbols), out=str(out_dir)
+    )
     started = time.perf_counter()
     bar = tqdm(total=total_rows, unit="rows", disable=not progress, mininterval=0.5,
                desc="replay")  # fmt: skip
@@ -87,9 +86,7 @@ async def _finish(app: App, out_dir: Path, started: float) -> dict[str, Any]:
     temporary = out_dir / f".{SUMMARY}.tmp"
     temporary.write_text(text)
     os.replace(temporary, out_dir / SUMMARY)
-    structlog.get_logger("replay").info(
-        "replay_done", **{k: summary[k] for k in ("rows_read", "rows_per_second")}
-    )
+    events.replay_done(rows_read=summary["rows_read"], rows_per_second=summary["rows_per_second"])
     return summary
 
 

@@ -23,8 +23,7 @@ from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
-
+from adapters import events
 from adapters.backoff import backoff_delay
 from engine.calendar import CALENDARS
 from engine.model import MarketState
@@ -62,11 +61,11 @@ class StreamStatus:
 async def run(app: App) -> int:
     """0 after a stop signal or the end of a finite source. Raises StartupRefused (exit
     2) on a permanent start-up failure; anything unexpected goes up (exit 1)."""
-    log = structlog.get_logger("worker")
-    log.info(
-        "worker_started", symbols=list(app.settings.symbol_list),
-        flat_window=app.settings.flat_window_text, **run_mode(app).fields(),
-    )  # fmt: skip
+    events.worker_started(
+        symbols=app.settings.symbol_list,
+        flat_window=app.settings.flat_window_text,
+        mode=run_mode(app).fields(),
+    )
     stop = asyncio.Event()
     _install_signal_handlers(stop)
     lease_stop = asyncio.Event()
@@ -74,20 +73,20 @@ async def run(app: App) -> int:
     monitor = LoopLagMonitor()
     monitor.start()
     starting, status = StartupStatus(), StreamStatus()
-    health = await _start_health(app, status, starting, monitor, log)
+    health = await _start_health(app, status, starting, monitor)
     try:
-        if await _unless_stopped(stop, start_up(app, starting, log)):
-            await _serve(app, status, starting, stop, log)
+        if await _unless_stopped(stop, start_up(app, starting)):
+            await _serve(app, status, starting, stop)
         else:
-            log.info("worker_stopping", reason="signal", phase=starting.phase,
-                     order_in_flight=False)  # fmt: skip
+            events.worker_stopping(reason="signal", phase=starting.phase, order_in_flight=False)
     finally:
-        await _shut_down(app, log, (lease_stop, lease_task), health, monitor)
-    log.info(
-        "worker_stopped", counts=dict(app.pipeline.counts), decisions=dict(app.trader.counts),
-        source=dict(getattr(app.source, "counts", {})),
-        **({"paper": app.paper.totals()} if app.paper is not None else {}),
-    )  # fmt: skip
+        await _shut_down(app, (lease_stop, lease_task), health, monitor)
+    events.worker_stopped(
+        counts=app.pipeline.counts,
+        decisions=app.trader.counts,
+        source=getattr(app.source, "counts", {}),
+        paper=app.paper.totals() if app.paper is not None else None,
+    )
     return 0
 
 
@@ -107,7 +106,7 @@ async def _unless_stopped(stop: asyncio.Event, work: Coroutine[Any, Any, None]) 
 
 
 async def _serve(
-    app: App, status: StreamStatus, starting: StartupStatus, stop: asyncio.Event, log: Any
+    app: App, status: StreamStatus, starting: StartupStatus, stop: asyncio.Event
 ) -> None:
     """Stream until a stop signal (drain the in-flight decision) or the source ends."""
     streaming = asyncio.create_task(_supervised(app, status, starting))
@@ -115,20 +114,18 @@ async def _serve(
     stopping = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait({streaming, stopping}, return_when=asyncio.FIRST_COMPLETED)
     if stopping in done:
-        log.info("worker_stopping", reason="signal", phase=starting.phase,
-                 order_in_flight=status.busy)  # fmt: skip
+        events.worker_stopping(reason="signal", phase=starting.phase, order_in_flight=status.busy)
         await _drain(streaming, status)
         return
     stopping.cancel()
     streaming.result()
     for state in app.pipeline.flush():
         await app.trader.on_state(state)
-    log.info("source_state", source=app.source.name, state="ended")
+    events.source_state(source=app.source.name, state="ended")
 
 
 async def _shut_down(
     app: App,
-    log: Any,
     lease: tuple[asyncio.Event, asyncio.Task[None]],
     health: HealthServer | None,
     monitor: LoopLagMonitor,
@@ -138,27 +135,27 @@ async def _shut_down(
     deadline = asyncio.get_running_loop().time() + SHUTDOWN_S
     app.recorder.close()
     for hook in reversed(app.shutdown):
-        await _bounded(getattr(hook, "__qualname__", "hook"), hook(), deadline, log)
+        await _bounded(getattr(hook, "__qualname__", "hook"), hook(), deadline)
     lease_stop, lease_task = lease
     lease_stop.set()
-    await _bounded("lease", lease_task, deadline, log)
+    await _bounded("lease", lease_task, deadline)
     if health is not None:
         await health.stop()
     await monitor.stop()
 
 
-async def _bounded(step: str, work: Awaitable[object], deadline: float, log: Any) -> None:
+async def _bounded(step: str, work: Awaitable[object], deadline: float) -> None:
     try:
         async with asyncio.timeout_at(deadline):
             await work
     except TimeoutError:
-        log.warning("shutdown_cut", step=step, reason="out of time")
+        events.shutdown_cut(step=step, reason="out of time")
     except Exception as exc:  # noqa: BLE001 -- a failing hook must not stop the others
-        log.warning("shutdown_cut", step=step, reason=describe(exc))
+        events.shutdown_cut(step=step, reason=describe(exc))
 
 
 async def _start_health(
-    app: App, status: StreamStatus, starting: StartupStatus, monitor: LoopLagMonitor, log: Any
+    app: App, status: StreamStatus, starting: StartupStatus, monitor: LoopLagMonitor
 ) -> HealthServer | None:
     """/healthz, /metrics and the optional webhook, before any start-up phase (503 with
     the phase until started). A port in use is logged, not fatal: trading must not
@@ -186,10 +183,11 @@ async def _start_health(
     try:
         await server.start()
     except OSError as exc:
-        log.error("health_unavailable", error=f"{type(exc).__name__}: {exc}")
+        events.health_unavailable(error=f"{type(exc).__name__}: {exc}")
         return None
-    log.info("health_listening", host=settings.health_host, port=server.port,
-             webhook=webhook is not None)  # fmt: skip
+    events.health_listening(
+        host=settings.health_host, port=server.port, webhook=webhook is not None
+    )
     return server
 
 
@@ -235,7 +233,6 @@ async def _drain(streaming: asyncio.Task[None], status: StreamStatus) -> None:
 
 async def _supervised(app: App, status: StreamStatus, starting: StartupStatus) -> None:
     """Run the stream; restart it with the reconnect backoff when it crashes."""
-    log = structlog.get_logger("worker")
     settings = app.settings
     crashes = 0
     while not status.stopping:
@@ -244,13 +241,12 @@ async def _supervised(app: App, status: StreamStatus, starting: StartupStatus) -
             return  # a finite source ran out
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # log, back off, restart the stream
+        except Exception as exc:  # noqa: BLE001 -- log, back off, restart the stream
             crashes += 1
             delay = backoff_delay(
                 crashes, settings.reconnect_initial_seconds, settings.reconnect_cap_seconds
             )
-            log.exception("task_crashed", task="stream", error=describe(exc),
-                          restart_in_s=round(delay, 2))  # fmt: skip
+            events.task_crashed(task="stream", error=describe(exc), restart_in_s=delay)
             await asyncio.sleep(delay)
 
 

@@ -15,14 +15,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
+from adapters import events
 from adapters.backoff import backoff_delay
 from adapters.logs import mask_text
-from engine.timefmt import iso
+from engine.records import tf_label
 from worker.failures import Permanent, Transient, classify, describe
 
 if TYPE_CHECKING:
@@ -72,7 +72,6 @@ async def run_phase(
     name: str, action: Callable[[], Awaitable[object]], status: StartupStatus, policy: RetryPolicy
 ) -> None:
     """Run `action` until it succeeds; retry transient failures, forever."""
-    log = structlog.get_logger("worker")
     status.phase, status.retrying = name, None
 
     def transient(exc: BaseException) -> bool:
@@ -86,8 +85,7 @@ async def run_phase(
         delay = state.next_action.sleep if state.next_action is not None else 0.0
         error = policy.mask(describe(failure)) if failure is not None else "unknown"
         status.retrying = f"{error}; retry {state.attempt_number} in {delay:.1f} s"
-        log.warning("startup_retry", phase=name, attempt=state.attempt_number, error=error,
-                    delay_s=round(delay, 3))  # fmt: skip
+        events.startup_retry(phase=name, attempt=state.attempt_number, error=error, delay_s=delay)
 
     retrying = AsyncRetrying(
         retry=retry_if_exception(transient), wait=wait, before_sleep=before_sleep, reraise=True
@@ -99,12 +97,12 @@ async def run_phase(
         if not isinstance(verdict, Permanent):
             raise
         masked = Permanent(verdict.setting, policy.mask(verdict.message))
-        log.error("startup_failed", phase=name, setting=masked.setting, error=masked.message)
+        events.startup_failed(phase=name, setting=masked.setting, error=masked.message)
         raise StartupRefused(name, masked) from None
     status.retrying = None
 
 
-async def start_up(app: App, starting: StartupStatus, log: Any) -> None:
+async def start_up(app: App, starting: StartupStatus) -> None:
     """Every start-up phase of `app` in order, then the warm-up; each under the retry
     policy of RECONNECT_INITIAL_SECONDS / RECONNECT_CAP_SECONDS."""
     settings = app.settings
@@ -118,7 +116,7 @@ async def start_up(app: App, starting: StartupStatus, log: Any) -> None:
         await run_phase(phase.name, phase.run, starting, policy)
     warm = WarmUp(app)
     await run_phase("warm_up", warm.read, starting, policy)
-    warm.done(log)
+    warm.done()
     # A subscribing source (Supabase) has started once it is live (worker/run.py); the
     # sample feed has nothing to subscribe to.
     starting.phase = "subscribe" if isinstance(getattr(app.source, "live", None), bool) else None
@@ -137,12 +135,10 @@ class WarmUp:
             self.app.pipeline.handle(event)
             self.rows += 1
 
-    def done(self, log: Any) -> None:
+    def done(self) -> None:
         pipeline = self.app.pipeline
-        frames = {
-            symbol: {f"{b.timeframe}m": b.regime for b in engine.frames if b is not None}
+        regimes = {
+            symbol: {tf_label(b.timeframe): b.regime for b in engine.frames if b is not None}
             for symbol, engine in pipeline.engines.items()
         }
-        last = pipeline.last_row_arrival
-        log.info("warmup_done", rows=self.rows, regimes=frames,
-                 last_row=iso(last) if last else None)  # fmt: skip
+        events.warmup_done(rows=self.rows, regimes=regimes, last_row=pipeline.last_row_arrival)

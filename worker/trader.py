@@ -6,13 +6,10 @@ import asyncio
 from collections import Counter
 from collections.abc import Sequence
 
-import structlog
-
+from adapters import events
 from engine.execution import entry_for
 from engine.model import Action, ActionPlan, MarketState, PositionContext
 from engine.ports import ContextProvider, ContractSource, Decider, Executor, Recorder
-from engine.records import decision_record, frames_record
-from engine.timefmt import iso
 
 
 class StaticContracts:
@@ -55,16 +52,12 @@ class Trader:
         self.log_states = log_states  # a replay writes its decisions to files, not logs
         self.counts: Counter[str] = Counter()  # "HOLD.range": decisions by action.reason
         self.serial = asyncio.Lock()
-        self.log = structlog.get_logger("trader")
 
     async def on_state(self, state: MarketState) -> list[ActionPlan]:
         """The plans for every account at `state.at`, in account order."""
         async with self.serial:
             if self.log_states:
-                self.log.info(
-                    "market_state", symbol=state.symbol, at=iso(state.at),
-                    closed=[f"{b.timeframe}m" for b in state.closed], frames=frames_record(state),
-                )  # fmt: skip
+                events.market_state(state)
             plans = []
             for index, account in enumerate(self.accounts):
                 context = await self._context(account, state)
@@ -81,27 +74,35 @@ class Trader:
         if index == 0:
             self.recorder.decision(state, plan)
         if self.log_states:
-            self.log.info("action_plan", account=account, **decision_record(state, plan))
+            events.action_plan(account, state, plan)
 
     async def _context(self, account: str, state: MarketState) -> PositionContext | None:
         try:  # a network provider bounds its own reads (engine/ports.py, ContextProvider)
             return await self.contexts.context(account, state.symbol)
         except Exception as exc:  # noqa: BLE001 -- fail safe: no context means HOLD
-            self.log.warning(
-                "context_failed", account=account, symbol=state.symbol, at=iso(state.at),
+            events.context_failed(
+                account=account,
+                symbol=state.symbol,
+                at=state.at,
                 error=f"{type(exc).__name__}: {exc}",
-            )  # fmt: skip
+            )
             return None
 
     async def _execute(self, plan: ActionPlan, state: MarketState, account: str) -> None:
         """One account's entry; its failure is logged and never blocks another account."""
+        entry = None
         try:
             contract = await self.contracts.resolve(state.symbol)
             entry = entry_for(plan, state, account, contract, self.trade_size)
             if entry is not None:
                 await self.executor.submit(entry, state)
         except Exception as exc:  # noqa: BLE001 -- isolate accounts; the log says why
-            self.log.error(
-                "order_failed", account=account, symbol=state.symbol, at=iso(state.at),
-                reason="execution_error", error=f"{type(exc).__name__}: {exc}", sent=False,
-            )  # fmt: skip
+            events.order_failed(
+                account=account,
+                symbol=state.symbol,
+                at=state.at,
+                reason="execution_error",
+                sent=False,
+                entry=entry,
+                error=f"{type(exc).__name__}: {exc}",
+            )

@@ -34,14 +34,12 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from zoneinfo import ZoneInfo
 
-import structlog
-
+from adapters import events
 from adapters.paper.trades import PaperTrade, money, stats, trade_record
 from engine.calendar import trading_day_start
 from engine.execution import PlaceEntry
 from engine.model import Bar1m, MarketState, PositionContext, Side
 from engine.risk import DayMetrics, Fill, RiskLimits, context_from, day_metrics
-from engine.timefmt import iso
 
 STOP, TARGET = "stop", "target"
 _EPS = 1e-9  # points: a level is touched when the bar reaches it within this tolerance
@@ -90,7 +88,7 @@ class PaperBroker:
 
     def __init__(self, config: PaperConfig | None = None, log_trades: bool = False) -> None:
         self.config = config or PaperConfig()
-        self._log = structlog.get_logger("paper") if log_trades else None
+        self.log_trades = log_trades  # paper_fill / paper_exit lines (live); a replay has files
         self.counts: Counter[str] = Counter()  # submitted, filled, duplicate, refused_busy
         self._tz = ZoneInfo(self.config.market_tz)
         self._pending: dict[str, dict[str, tuple[PlaceEntry, int]]] = {}  # symbol, account
@@ -224,12 +222,10 @@ class PaperBroker:
         self._open.setdefault(entry.symbol, {})[entry.account] = position
         self._record(position, bar.open_time, price, None, entry.side)
         self.counts["filled"] += 1
-        if self._log is not None:
-            self._log.info(
-                "paper_fill", account=entry.account, symbol=entry.symbol,
-                side=entry.side.value, price=price, size=entry.size, at=iso(bar.open_time),
-                stop=position.stop, target=position.target, tag=entry.tag,
-            )  # fmt: skip
+        if self.log_trades:
+            events.paper_fill(
+                entry, price=price, at=bar.open_time, stop=position.stop, target=position.target
+            )
         return position
 
     def _check_exit(self, position: PaperPosition, bar: Bar1m) -> None:
@@ -251,9 +247,9 @@ class PaperBroker:
             ticks, gross, fees, money(gross - fees), position.tag,
         )  # fmt: skip
         self._trades.append(trade)
-        if self._log is not None:
+        if self.log_trades:
             day_net = self.metrics(position.account).net_pnl
-            self._log.info("paper_exit", **trade_record(trade), day_net=money(day_net))
+            events.paper_exit(trade_record(trade), day_net=money(day_net))
 
     def _record(
         self, position: PaperPosition, at: int, price: float, pnl: float | None, side: Side

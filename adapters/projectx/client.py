@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import structlog
 
+from adapters import events
 from adapters.projectx.budget import BudgetExceeded, RateBudget
 from adapters.projectx.parsing import PlaceAnswer, place_answer
 
@@ -79,7 +79,6 @@ class ProjectXClient:
         self.all_budget = RateBudget(200, 60.0, clock)
         self.history_budget = RateBudget(50, 30.0, clock)
         self.logins = 0
-        self._log = structlog.get_logger("projectx")
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -106,7 +105,7 @@ class ProjectXClient:
             if token is None:
                 token = await self._login()
             self._token, self._token_at = token, self._clock()
-            self._log.info("projectx_token", action="renewed" if stale else "login")
+            events.projectx_token(action="renewed" if stale else "login")
             return token
 
     async def _login(self) -> str:
@@ -163,8 +162,7 @@ class ProjectXClient:
                     continue
                 if exc.status in (429, 500, 502, 503, 504) and attempt < self.config.read_attempts:
                     wait = exc.retry_after_s if exc.retry_after_s is not None else 0.25 * 2**attempt
-                    self._log.warning("projectx_retry", endpoint=path, status=exc.status,
-                                      wait_s=round(min(wait, 60.0), 3))  # fmt: skip
+                    events.projectx_retry(endpoint=path, status=exc.status, wait_s=min(wait, 60.0))
                     await asyncio.sleep(min(wait, 60.0))  # honour Retry-After (capped)
                     continue
                 raise

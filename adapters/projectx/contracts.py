@@ -16,8 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-import structlog
-
+from adapters import events
 from adapters.projectx.client import ProjectXClient
 from adapters.projectx.errors import ContractNotFound
 from adapters.projectx.parsing import active_contract
@@ -73,7 +72,6 @@ class ContractResolver:
         self.retry_s = retry_s
         self._resolved: dict[str, _Resolved] = {}
         self._retry_at: dict[str, float] = {}
-        self._log = structlog.get_logger("projectx")
 
     async def resolve_all(self) -> dict[str, str]:
         """Start-up: every configured root. Raises ContractNotFound for one that has no
@@ -94,17 +92,21 @@ class ContractResolver:
             if known is None:
                 raise
             self._retry_at[root] = now + self.retry_s
-            self._log.warning(
-                "contract_refresh_failed", symbol=root, contract=known.contract,
-                retry_in_s=self.retry_s, error=f"{type(exc).__name__}: {exc}",
-            )  # fmt: skip
+            events.contract_refresh_failed(
+                symbol=root,
+                contract=known.contract,
+                retry_in_s=self.retry_s,
+                error=f"{type(exc).__name__}: {exc}",
+            )
             return known.contract
         self._resolved[root] = _Resolved(contract, day)
         self._retry_at.pop(root, None)
-        changed = {"previous": known.contract} if known and known.contract != contract else {}
-        self._log.info("contract_resolved", symbol=root,
-                       symbol_id=symbol_id(root, self.symbol_ids), contract=contract,
-                       **changed)  # fmt: skip
+        events.contract_resolved(
+            symbol=root,
+            symbol_id=symbol_id(root, self.symbol_ids),
+            contract=contract,
+            previous=known.contract if known and known.contract != contract else None,
+        )
         return contract
 
     async def _lookup(self, root: str) -> str:

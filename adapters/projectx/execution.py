@@ -18,16 +18,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import structlog
-
+from adapters import events
 from adapters.projectx.budget import BudgetExceeded
 from adapters.projectx.client import AmbiguousOrder, GatewayError, ProjectXClient
 from adapters.projectx.intents import IntentStore
-from adapters.projectx.lookup import SEVERAL_CANDIDATES, Lookup, find_order
+from adapters.projectx.lookup import FOUND_BY_MATCH, SEVERAL_CANDIDATES, Lookup, find_order
 from adapters.projectx.parsing import ORDER_TYPE_CODES, SIDE_CODES
 from engine.execution import PlaceEntry
 from engine.model import MarketState, OrderType
-from engine.timefmt import iso
 
 
 def order_body(entry: PlaceEntry, account_id: int) -> dict[str, Any]:
@@ -58,48 +56,79 @@ class ProjectXExecutor:
         self.resolve_delays_s = resolve_delays_s
         self.resend_within_s = resend_within_s  # a decision older than this is never sent
         self.clock = clock
-        self._log = structlog.get_logger("execution")
 
     async def submit(self, entry: PlaceEntry, state: MarketState) -> None:
-        log = self._log.bind(**_fields(entry))
         account_id = self.account_ids.get(entry.account)
         if account_id is None:
-            log.error("order_failed", reason="unknown_account", sent=False)
+            events.order_failed(
+                account=entry.account,
+                symbol=entry.symbol,
+                at=entry.at,
+                entry=entry,
+                reason="unknown_account",
+                sent=False,
+            )
             return
         if not self.store.begin(entry, account_id):
             known = self.store.get(entry.tag)
-            log.warning("order_skipped", reason="duplicate_decision",
-                        state=known.state if known else None)  # fmt: skip
+            events.order_skipped(
+                entry,
+                reason="duplicate_decision",
+                message="this decision's order was already sent, not sent again",
+                warn=True,
+                state=known.state if known else None,
+            )
             return
-        await self._send(entry, account_id, log, self.clock())
+        await self._send(entry, account_id, self.clock())
 
     async def _send(
-        self, entry: PlaceEntry, account_id: int, log: Any, sent_at: float, resending: bool = False
+        self, entry: PlaceEntry, account_id: int, sent_at: float, resending: bool = False
     ) -> None:
         """Place once. `sent_at`: when the entry's first placement left (epoch s)."""
         try:
             order_id = await self.client.place(order_body(entry, account_id))
         except BudgetExceeded as exc:
             self.store.mark(entry.tag, "unsent", detail=str(exc))
-            log.error("order_failed", reason="local_rate_budget", sent=False)
+            events.order_failed(
+                account=entry.account,
+                symbol=entry.symbol,
+                at=entry.at,
+                entry=entry,
+                reason="local_rate_budget",
+                sent=False,
+            )
         except GatewayError as exc:
-            if resending and (found := await self._find(entry, account_id, sent_at)).found:
+            found = await self._find(entry, account_id, sent_at) if resending else None
+            if found is not None and found.order_id is not None:
                 # The first attempt landed after all; the tag refused the second.
                 self.store.mark(entry.tag, "placed", found.order_id, detail="found after resend")
-                log.info("order_placed", order_id=found.order_id, resolved="found_after_resend",
-                         rule=found.rule)  # fmt: skip
+                events.order_placed(
+                    entry,
+                    order_id=found.order_id,
+                    resolved="found_after_resend",
+                    rule=found.rule,
+                    match=found.fields if found.rule == FOUND_BY_MATCH else None,
+                )
                 return
             self.store.mark(entry.tag, "refused", detail=str(exc))
-            log.error("order_failed", reason="gateway_refused", error_code=exc.code,
-                      error_message=exc.message, sent=True)  # fmt: skip
+            events.order_failed(
+                account=entry.account,
+                symbol=entry.symbol,
+                at=entry.at,
+                entry=entry,
+                reason="gateway_refused",
+                sent=True,
+                error_code=exc.code,
+                error_message=exc.message,
+            )
         except AmbiguousOrder as exc:
-            log.warning("order_ambiguous", reason=str(exc))
-            await self.resolve(entry, account_id, log, sent_at)
+            events.order_ambiguous(entry, reason=str(exc))
+            await self.resolve(entry, account_id, sent_at)
         else:
             self.store.mark(entry.tag, "placed", order_id)
-            log.info("order_placed", order_id=order_id)
+            events.order_placed(entry, order_id=order_id)
 
-    async def resolve(self, entry: PlaceEntry, account_id: int, log: Any, sent_at: float) -> None:
+    async def resolve(self, entry: PlaceEntry, account_id: int, sent_at: float) -> None:
         """Find the order; send again only when provably absent and fresh, never while
         more than one order could be it."""
         complete = False
@@ -108,27 +137,40 @@ class ProjectXExecutor:
             try:
                 found = await self._find(entry, account_id, sent_at)
             except Exception as exc:  # noqa: BLE001 -- unknown stays unknown: look again
-                log.warning("order_lookup_failed", error=f"{type(exc).__name__}: {exc}")
+                events.order_lookup_failed(entry, error=f"{type(exc).__name__}: {exc}")
                 continue
-            if found.found:
+            if found.order_id is not None:
                 self.store.mark(entry.tag, "placed", found.order_id, detail=found.rule)
-                log.info("order_placed", order_id=found.order_id, resolved=found.rule,
-                         **_rule_fields(found))  # fmt: skip
+                events.order_placed(
+                    entry, order_id=found.order_id, resolved=found.rule, match=found.fields
+                )
                 return
             if found.rule == SEVERAL_CANDIDATES:
-                log.error("order_unresolved", reason=found.rule, candidates=list(found.candidates),
-                          hint="resolve by hand; never re-sent", **_rule_fields(found))  # fmt: skip
+                events.order_unresolved(
+                    entry,
+                    reason=found.rule,
+                    hint="resolve by hand; never re-sent",
+                    candidates=found.candidates,
+                    match=found.fields,
+                )
                 return  # stays `sending`: one of them may be ours
             complete = True
         if not complete:
-            log.error("order_unresolved", reason="lookups_failed", hint="reconciled at start")
+            events.order_unresolved(entry, reason="lookups_failed", hint="reconciled at start")
             return  # stays `sending`: never re-sent without a complete lookup
         if self.clock() - entry.at > self.resend_within_s:
             self.store.mark(entry.tag, "abandoned", detail="absent and too old to send")
-            log.error("order_failed", reason="absent_and_stale", sent=False)
+            events.order_failed(
+                account=entry.account,
+                symbol=entry.symbol,
+                at=entry.at,
+                entry=entry,
+                reason="absent_and_stale",
+                sent=False,
+            )
             return
-        log.warning("order_resend", reason="provably_absent")
-        await self._send(entry, account_id, log, sent_at, resending=True)
+        events.order_resend(entry, reason="provably_absent")
+        await self._send(entry, account_id, sent_at, resending=True)
 
     async def _find(self, entry: PlaceEntry, account_id: int, sent_at: float) -> Lookup:
         """The entry's order in a complete `Order/search` (by tag, else by match)."""
@@ -139,24 +181,7 @@ class ProjectXExecutor:
         """At start, before any new decision: resolve every `sending` intent."""
         pending = self.store.unresolved()
         for intent in pending:
-            log = self._log.bind(**_fields(intent.entry), reconcile=True)
-            log.warning("order_unresolved_at_start", created=iso(intent.created))
+            events.order_unresolved_at_start(intent.entry, created=intent.created)
             # `created` is written right before the request leaves: the send time.
-            await self.resolve(intent.entry, intent.account_id, log, intent.created)
+            await self.resolve(intent.entry, intent.account_id, intent.created)
         return len(pending)
-
-
-def _rule_fields(found: Lookup) -> dict[str, Any]:
-    """A match's fields for the log (times as ISO 8601 UTC); nothing for a tag."""
-    if not found.fields:
-        return {}
-    rule = dict(found.fields)
-    rule["created_from"], rule["created_to"] = iso(rule["created_from"]), iso(rule["created_to"])
-    return {"match": rule}
-
-
-def _fields(entry: PlaceEntry) -> dict[str, Any]:
-    return {
-        "account": entry.account, "symbol": entry.symbol, "contract": entry.contract,
-        "side": entry.side.value, "size": entry.size, "tag": entry.tag, "at": iso(entry.at),
-    }  # fmt: skip

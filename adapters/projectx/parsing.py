@@ -168,14 +168,9 @@ HUB_EVENTS: dict[str, Callable[[Mapping[str, Any]], Event]] = {
     "GatewayUserPosition": position_event,
     "GatewayUserTrade": trade_event,
 }
-# The log line of each: its name, and its fields as (payload field, log field). The
-# fields are the payload's as received (a field it lacks is logged as None).
-LOG_EVENT = {
-    AccountEvent: "account_update",
-    OrderEvent: "order_update",
-    PositionEvent: "position_update",
-    TradeEvent: "trade_fill",
-}
+# The fields of each one's log line (account_update, order_update, position_update,
+# trade_fill; adapters/events/user_hub.py) as (payload field, log field): the payload's
+# as received (a field it lacks is logged as None).
 # (One line per group of related fields: the table reads as the gateway documents them.)
 LOG_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {
     AccountEvent: (

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import structlog
+from adapters import events
 
 # At a stop, the time pending rows get to go. Short (the whole stop fits in 2 s): the
 # outbox is durable, and what is left goes at the next start.
@@ -91,7 +91,6 @@ class Outbox:
         self._db.execute("pragma synchronous=full")
         self._db.execute(_SCHEMA)
         self.counters = OutboxCounters()
-        self._log = structlog.get_logger("outbox")
 
     def close(self) -> None:
         self._db.close()
@@ -109,7 +108,7 @@ class Outbox:
             self.counters.put += 1
         else:
             self.counters.duplicate_put += 1
-        self._log.info("outbox_put", kind=kind, key=key, new=new)
+        events.outbox_put(kind=kind, key=key, new=new)
         return new
 
     def pending(self, limit: int = 100) -> list[OutboxItem]:
@@ -154,7 +153,6 @@ class OutboxDelivery:
         self._lock = asyncio.Lock()
         self._failures = 0  # consecutive failed passes
         self._task: asyncio.Task[None] | None = None
-        self._log = structlog.get_logger("outbox")
 
     async def start(self) -> None:
         """Run the delivery loop in the background until `stop`."""
@@ -168,9 +166,7 @@ class OutboxDelivery:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        self._log.info(
-            "outbox_stopped", all_delivered=delivered, pending=self.outbox.pending_count()
-        )
+        events.outbox_stopped(all_delivered=delivered, pending=self.outbox.pending_count())
         self.outbox.close()
         await self.writer.aclose()
 
@@ -224,7 +220,7 @@ class OutboxDelivery:
             pass
         left = self.outbox.pending_count()
         if left:
-            self._log.warning("outbox_flush_incomplete", pending=left)
+            events.outbox_flush_incomplete(pending=left)
         return left == 0
 
     async def _deliver(self, item: OutboxItem) -> _Outcome:
@@ -235,13 +231,13 @@ class OutboxDelivery:
             error = f"{type(exc).__name__}: {exc}"
             self.outbox.mark_failed(item.key, error)
             self.counters.retries += 1
-            self._log.warning("outbox_retry", kind=item.kind, key=item.key,
-                              attempts=item.attempts + 1, error=error[:200])  # fmt: skip
+            events.outbox_retry(
+                kind=item.kind, key=item.key, attempts=item.attempts + 1, error=error
+            )
             return "rejected" if isinstance(exc, RowRejected) else "unavailable"
         self.outbox.mark_delivered(item.key)
         self.counters.delivered += 1
-        self._log.info("outbox_delivered", kind=item.kind, key=item.key,
-                       attempts=item.attempts + 1)  # fmt: skip
+        events.outbox_delivered(kind=item.kind, key=item.key, attempts=item.attempts + 1)
         return "delivered"
 
     async def _sleep(self, seconds: float) -> None:

@@ -18,9 +18,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import structlog
 from realtime import AsyncRealtimeClient, RealtimeSubscribeStates
 from realtime.types import RealtimePostgresChangesListenEvent
+
+from adapters import events
 
 READY = "READY"  # the server started streaming the subscription
 
@@ -105,7 +106,7 @@ class RealtimeFeed:
             try:
                 await asyncio.wait_for(client.close(), 5)
             except Exception as exc:  # noqa: BLE001 -- closing a broken client may fail
-                structlog.get_logger("realtime").debug("close_failed", error=repr(exc))
+                events.close_failed(error=repr(exc))
 
     def dead(self) -> bool:
         """The client gave up (its reconnects ran out) or the server closed the channel."""
@@ -120,7 +121,7 @@ class RealtimeFeed:
         try:
             self.queue.put_nowait(Inserted(payload, time.time()))
         except Exception:  # noqa: BLE001 -- never raise into realtime-py's listen task
-            structlog.get_logger("realtime").exception("enqueue_failed")
+            events.enqueue_failed()
 
     def _on_system(self, payload: Any) -> None:
         with contextlib.suppress(Exception):  # never raise into realtime-py's listen task

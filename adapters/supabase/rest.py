@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import structlog
 
+from adapters import events
 from adapters.supabase.http import postgrest_client
 from engine.ports import RowReceived, RowUnreadable, SourceEvent
 from engine.timefmt import iso
@@ -53,7 +53,6 @@ class HistoryClient:
         self._http = postgrest_client(
             config.url, config.key, config.schema, timeout_s=config.timeout_s, transport=transport
         )
-        self._log = structlog.get_logger("history")
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -103,8 +102,7 @@ class HistoryClient:
             params.append(("ts", f"lt.{iso(until)}"))
         response = await self._http.get(f"/{self.config.table}", params=params)
         if response.status_code >= 400:
-            self._log.warning("history_error", status=response.status_code,
-                              body=response.text[:200])  # fmt: skip
+            events.history_error(status=response.status_code, body=response.text)
             raise _error(response)
         try:
             body = response.json()

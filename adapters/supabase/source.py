@@ -20,8 +20,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import structlog
-
+from adapters import events
 from adapters.backoff import backoff_delay
 from adapters.supabase.parsing import record_of
 from adapters.supabase.realtime import (
@@ -38,7 +37,7 @@ from engine.calendar import in_session
 from engine.model import Rejection
 from engine.ports import Resumed, RowReceived, SourceEvent, Tick
 from engine.silence import SilenceChange, SymbolSilence
-from engine.timefmt import iso, parse_iso
+from engine.timefmt import parse_iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +93,6 @@ class SupabaseSource:
         self._warm_after: dict[str, tuple[str, int]] = {}  # per symbol: last row yielded
         self._warm_done: set[str] = set()
         self._silence = SymbolSilence(config.symbols, config.symbol_silent_s)
-        self._log = structlog.get_logger("source")
 
     async def warm_up(self) -> AsyncIterator[RowReceived]:
         """History for the warm-up: every symbol, the last `warmup_s` seconds. Called
@@ -136,7 +134,7 @@ class SupabaseSource:
             attempt += 1
             self.counts["reconnects"] += 1
             delay = backoff_delay(attempt, self.config.backoff_initial_s, self.config.backoff_cap_s)
-            self._state("reconnecting", attempt=attempt, delay_s=round(delay, 3))
+            self._state("reconnecting", attempt=attempt, delay_s=delay)
             await asyncio.sleep(delay)
 
     async def _session(
@@ -178,7 +176,7 @@ class SupabaseSource:
                     return
             elif item is None and subscribed_at is not None and not self.live:
                 if now - subscribed_at > self.config.ready_timeout_s:
-                    self._state("ready_timeout", waited_s=round(now - subscribed_at, 1))
+                    self._state("ready_timeout", waited_s=now - subscribed_at)
                     async for event in self._backfill("subscribed"):
                         yield event
                     self.live, last_gap_check = True, self.clock()
@@ -191,7 +189,7 @@ class SupabaseSource:
                     yield RowReceived(row, arrival=item.arrival)
             elif isinstance(item, BadFrame):
                 self.counts[f"bad_frame.{item.reason}"] += 1
-                self._log.warning("source_bad_frame", reason=item.reason, detail=item.detail)
+                events.source_bad_frame(reason=item.reason, detail=item.detail)
             quiet = now - max(self.last_row_at or opened, opened)  # this session's silence
             if stale is None and self.live and quiet >= self.config.stale_after_s:
                 stale = (
@@ -220,16 +218,11 @@ class SupabaseSource:
     def _report(self, change: SilenceChange | None) -> None:
         if change is None:
             return
-        silent_s = round(change.silent_s)
         if change.silent:
             self.counts["symbol_silent"] += 1
-            self._log.warning(
-                "symbol_silent", symbol=change.symbol, silent_s=silent_s,
-                message=f"no {change.symbol} row for {silent_s} s inside the session while "
-                "other symbols send: is its TradingView alert still running?",
-            )  # fmt: skip
+            events.symbol_silent(symbol=change.symbol, silent_s=change.silent_s)
         else:
-            self._log.info("symbol_resumed", symbol=change.symbol, silent_s=silent_s)
+            events.symbol_resumed(symbol=change.symbol, silent_s=change.silent_s)
 
     async def _backfill(self, why: str) -> AsyncIterator[RowReceived]:
         since = (
@@ -245,14 +238,13 @@ class SupabaseSource:
                     self._seen(row)
                     yield RowReceived(row, backfilled=True)
         self.counts[f"backfill_rows.{why}"] += rows
-        self._log.info("backfill_done", why=why, since=iso(since), rows=rows)
+        events.backfill_done(why=why, since=since, rows=rows)
 
     def _parse(self, payload: Any) -> dict[str, Any] | None:
         record = record_of(payload)
         if isinstance(record, Rejection):
             self.counts[f"bad_event.{record.reason}"] += 1
-            log = self._log.debug if record.ignored else self._log.warning
-            log("source_bad_event", reason=record.reason, detail=record.detail)
+            events.source_bad_event(record)
             return None
         self._seen(record)
         return record
@@ -281,6 +273,24 @@ class SupabaseSource:
             if self.last_ts is None or value > self.last_ts:
                 self.last_ts = value
 
-    def _state(self, state: str, **fields: Any) -> None:
+    def _state(
+        self,
+        state: str,
+        *,
+        error: str | None = None,
+        reason: str | None = None,
+        attempt: int | None = None,
+        delay_s: float | None = None,
+        waited_s: float | None = None,
+    ) -> None:
+        """Count the state and log it (`source_state`, whose fields these are)."""
         self.counts[f"state.{state}"] += 1
-        self._log.info("source_state", source=self.name, state=state, **fields)
+        events.source_state(
+            source=self.name,
+            state=state,
+            error=error,
+            reason=reason,
+            attempt=attempt,
+            delay_s=delay_s,
+            waited_s=waited_s,
+        )

@@ -26,12 +26,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import structlog
-
+from adapters import events
 from adapters.backoff import backoff_delay
 from adapters.projectx.hub.port import AdapterFactory, HubConnection, HubUnauthorized
-from adapters.projectx.parsing import LOG_EVENT, BadEvent, BadPush, parse_push
-from engine.account_state import Event
+from adapters.projectx.parsing import BadEvent, BadPush, parse_push
+from engine.account_state import AccountEvent, Event, OrderEvent, PositionEvent
 
 TokenProvider = Callable[[], Awaitable[str]]
 PER_ACCOUNT = ("SubscribeOrders", "SubscribePositions", "SubscribeTrades")
@@ -80,7 +79,6 @@ class UserHubListener:
         self.counts: Counter[str] = Counter()
         self.state = "new"
         self._task: asyncio.Task[None] | None = None
-        self._log = structlog.get_logger("user_hub")
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name="user-hub-listener")
@@ -106,7 +104,7 @@ class UserHubListener:
             attempt = 1 if subscribed else attempt + 1
             self.counts["reconnects"] += 1
             delay = backoff_delay(attempt, self.config.backoff_initial_s, self.config.backoff_cap_s)
-            self._state("reconnecting", attempt=attempt, delay_s=round(delay, 3), reason=reason)
+            self._state("reconnecting", attempt=attempt, delay_s=delay, reason=reason)
             await asyncio.sleep(delay)
 
     async def _connection(self) -> tuple[bool, str]:
@@ -131,7 +129,7 @@ class UserHubListener:
                     async with asyncio.timeout(config.invoke_timeout_s * 3):  # never stall
                         await self.on_subscribed()
                 except Exception as exc:  # noqa: BLE001 -- a failed reconcile must not end the hub
-                    self._log.warning("hub_reconcile_failed", error=f"{type(exc).__name__}: {exc}")
+                    events.hub_reconcile_failed(error=f"{type(exc).__name__}: {exc}")
             reason = await session.ended(config.keepalive_s)
         except HubUnauthorized as exc:
             self.counts["unauthorized"] += 1
@@ -163,30 +161,54 @@ class UserHubListener:
             return
         if isinstance(push, BadEvent):
             self.counts["bad_event"] += 1
-            self._log.warning("hub_bad_event", target=push.target, reason=push.reason)
+            events.hub_bad_event(target=push.target, reason=push.reason)
             return
         kind = type(push.event).__name__.removesuffix("Event").lower()  # account, order, ...
         self.counts[f"event.{kind}"] += 1
-        self._log.info(LOG_EVENT[type(push.event)], **push.fields)
+        _log_push(push.event, push.fields)
         try:
             self.deliver(push.event)
         except Exception:  # noqa: BLE001 -- a consumer bug must not end the listener
             self.counts["deliver_failed"] += 1
-            self._log.exception("hub_deliver_failed", kind=kind)
+            events.hub_deliver_failed(kind=kind)
 
     def on_bad_frame(self, reason: str, detail: str) -> None:
         self.counts["bad_frame"] += 1
         self.counts[f"bad_frame.{reason}"] += 1
-        self._log.warning("hub_bad_frame", reason=reason, detail=detail)
+        events.hub_bad_frame(reason=reason, detail=detail)
 
     def on_foreign_thread(self, call: str) -> None:
         self.counts["foreign_thread"] += 1
-        self._log.error("hub_foreign_thread", call=call)
+        events.hub_foreign_thread(call=call)
 
-    def _state(self, state: str, **fields: Any) -> None:
+    def _state(
+        self,
+        state: str,
+        *,
+        client: str | None = None,
+        accounts: list[int] | None = None,
+        attempt: int | None = None,
+        delay_s: float | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Keep, count and log the state (`hub_state`, whose fields these are)."""
         self.state = state
         self.counts[f"state.{state}"] += 1
-        self._log.info("hub_state", state=state, **fields)
+        events.hub_state(
+            state, client=client, accounts=accounts, attempt=attempt, delay_s=delay_s, reason=reason
+        )
+
+
+def _log_push(event: Event, fields: dict[str, Any]) -> None:
+    """The push's one line, named by its kind."""
+    if isinstance(event, AccountEvent):
+        events.account_update(fields)
+    elif isinstance(event, OrderEvent):
+        events.order_update(fields)
+    elif isinstance(event, PositionEvent):
+        events.position_update(fields)
+    else:
+        events.trade_fill(fields)
 
 
 class _Session:

@@ -29,7 +29,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import structlog
 from signalrcore.hub_connection_builder import (  # type: ignore[import-untyped]
     HubConnectionBuilder,
 )
@@ -38,6 +37,7 @@ from signalrcore.protocol.json_hub_protocol import (  # type: ignore[import-unty
     JsonHubProtocol,
 )
 
+from adapters import events
 from adapters.projectx.hub.frames import tap
 from adapters.projectx.hub.port import HubError, HubSink, HubUnauthorized, InvocationFailed
 
@@ -60,7 +60,6 @@ class SignalrcoreConnection:
         self._bridge: ThreadBridge | None = None
         self._socket_up = False  # set by the start thread once the upgrade succeeded
         self._stopped = False
-        self._log = structlog.get_logger("signalr")
 
     async def start(self, url: str) -> None:
         loop = self._loop = asyncio.get_running_loop()
@@ -132,7 +131,7 @@ class SignalrcoreConnection:
             async with asyncio.timeout(STOP_TIMEOUT_S):
                 await in_daemon_thread(lambda: _close(hub), "signalrcore-stop")
         except Exception as exc:  # noqa: BLE001 -- stop never raises; a stuck thread is abandoned
-            self._log.debug("signalr_stop_failed", client=self.name, error=repr(exc))
+            events.signalr_stop_failed(client=self.name, error=repr(exc))
 
     # ----- HubSink for the tap and the library callbacks, posted to the loop by ThreadBridge
 
