@@ -23,8 +23,15 @@ _VALUE_CHARS = 100  # a longer value is cut and ends with "…"
 _LINE_CHARS = 200  # a longer line too (the JSON line has it all)
 _TAGS = {"debug": "debug", "warning": "WARN", "error": "ERROR", "critical": "CRITICAL"}
 _RESET = "\x1b[0m"
-_COLORS = {"BUY": "\x1b[32m", "SELL": "\x1b[31m", "HOLD": "\x1b[2m", "WARN": "\x1b[33m",
-           "ERROR": "\x1b[31m", "CRITICAL": "\x1b[31;1m", "debug": "\x1b[2m"}  # fmt: skip
+_COLORS = {
+    "BUY": "\x1b[32m",
+    "SELL": "\x1b[31m",
+    "HOLD": "\x1b[2m",
+    "WARN": "\x1b[33m",
+    "ERROR": "\x1b[31m",
+    "CRITICAL": "\x1b[31;1m",
+    "debug": "\x1b[2m",
+}
 
 
 class ConsoleLine:

@@ -184,9 +184,11 @@ class AdvisoryLease:
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
         async with asyncio.timeout(self.connect_timeout_s):
             self._conn = await psycopg.AsyncConnection.connect(
-                self._dsn, autocommit=True, application_name=f"lease:{self.name}",
+                self._dsn,
+                autocommit=True,
+                application_name=f"lease:{self.name}",
                 connect_timeout=str(max(1, math.ceil(self.connect_timeout_s))),
-            )  # fmt: skip
+            )
             await self._conn.execute(_SERVER_KEEPALIVE)
         return self._conn
 

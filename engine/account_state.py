@@ -185,8 +185,9 @@ class AccountState:
     @property
     def closing_fills(self) -> tuple[Fill, ...]:
         """Today's counted closing fills in (time, id) order."""
-        closes = (f for f in self.fills.values()
-                  if f.closing and not f.voided and f.at >= self.day_start)  # fmt: skip
+        closes = (
+            f for f in self.fills.values() if f.closing and not f.voided and f.at >= self.day_start
+        )
         return tuple(sorted(closes, key=lambda f: (f.at, f.id)))
 
     def book(self, contract: str) -> Book:
@@ -244,8 +245,14 @@ def start_day(state: AccountState, day_start: float) -> AccountState:
     used = {f.order_id for f in fills.values()}
     orders = {i: o for i, o in state.orders.items() if i in used or o.status in _WORKING}
     announced = {k: t for k, t in state.announced.items() if t.exits[-1].fill.id in fills}
-    return replace(state, day_start=day_start, fills=fills, orders=orders,
-                   announced=announced, orphans=state.orphans - gone)  # fmt: skip
+    return replace(
+        state,
+        day_start=day_start,
+        fills=fills,
+        orders=orders,
+        announced=announced,
+        orphans=state.orphans - gone,
+    )
 
 
 def _mine(state: AccountState, event: Event, ignored: list[Effect]) -> bool:

@@ -48,9 +48,17 @@ class Bucket:
         """A new bucket of `size_s` seconds holding the piece `bar` that opens at `t`."""
         start = t - t % size_s
         return cls(
-            start=start, end=start + size_s, first=t, last=t, minutes=minutes, open=bar.open,
-            high=bar.high, low=bar.low, close=bar.close, volume=bar.volume,
-        )  # fmt: skip
+            start=start,
+            end=start + size_s,
+            first=t,
+            last=t,
+            minutes=minutes,
+            open=bar.open,
+            high=bar.high,
+            low=bar.low,
+            close=bar.close,
+            volume=bar.volume,
+        )
 
     def fold(self, t: int, bar: Bar1m | ClosedBar, minutes: int) -> None:
         if t < self.first:
@@ -74,9 +82,11 @@ class Timeframe:
         self.size_s = minutes * 60
         self.bucket: Bucket | None = None
         self.indicators = TimeframeIndicators(
-            period=config.ema_period, window=config.slope_window,
-            threshold=config.slope_threshold, ready_after=config.ready_after,
-        )  # fmt: skip
+            period=config.ema_period,
+            window=config.slope_window,
+            threshold=config.slope_threshold,
+            ready_after=config.ready_after,
+        )
 
     def add(self, t: int, bar: Bar1m | ClosedBar, minutes: int) -> None:
         if self.bucket is None:
@@ -91,11 +101,21 @@ class Timeframe:
         self.bucket = None
         ema, slope, regime = self.indicators.update(bucket.close)
         return ClosedBar(
-            symbol=symbol, timeframe=self.minutes, open_time=bucket.start,
-            close_time=bucket.end, open=bucket.open, high=bucket.high, low=bucket.low,
-            close=bucket.close, volume=bucket.volume, minutes=bucket.minutes, ema=ema,
-            slope=slope, regime=regime, bars_seen=self.indicators.bars,
-        )  # fmt: skip
+            symbol=symbol,
+            timeframe=self.minutes,
+            open_time=bucket.start,
+            close_time=bucket.end,
+            open=bucket.open,
+            high=bucket.high,
+            low=bucket.low,
+            close=bucket.close,
+            volume=bucket.volume,
+            minutes=bucket.minutes,
+            ema=ema,
+            slope=slope,
+            regime=regime,
+            bars_seen=self.indicators.bars,
+        )
 
 
 class SeenMinutes:

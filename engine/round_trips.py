@@ -248,9 +248,11 @@ def trip_key(account_id: int, contract: str, legs: Iterable[Leg]) -> str:
 
 
 def _trip(
-    account_id: int, entries: tuple[Leg, ...], exits: tuple[Leg, ...],
+    account_id: int,
+    entries: tuple[Leg, ...],
+    exits: tuple[Leg, ...],
     orders: Mapping[int, OrderRef],
-) -> RoundTrip:  # fmt: skip
+) -> RoundTrip:
     first, last = entries[0].fill, exits[-1].fill
     gross = math.fsum(leg.pnl for leg in (*entries, *exits))
     fees = math.fsum(leg.fees for leg in (*entries, *exits))

@@ -106,8 +106,9 @@ def _replay(args: argparse.Namespace) -> int:
 
 def _readable_file(path: Path | None) -> None:
     if path is None:
-        raise ConfigError("config error: --input: required with --source csv; "
-                          "example: --input export.csv")  # fmt: skip
+        raise ConfigError(
+            "config error: --input: required with --source csv; example: --input export.csv"
+        )
     if path.is_dir():
         raise ConfigError(f"config error: --input: {str(path)!r} is a directory, not a CSV file")
     if not path.exists():
@@ -207,9 +208,11 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--since", help="ISO 8601 start, inclusive (--source supabase)")
     replay.add_argument("--until", help="ISO 8601 end, exclusive (--source supabase)")
     replay.add_argument(
-        "--symbol", required=True, type=lambda text: text.strip().upper(),
+        "--symbol",
+        required=True,
+        type=lambda text: text.strip().upper(),
         help="TradingView root, e.g. MES (any case: mes is MES)",
-    )  # fmt: skip
+    )
     replay.add_argument("--out", type=Path, required=True, help="output directory")
     replay.add_argument("--warmup-bars", type=int)
     replay.add_argument("--ema-period", type=int)

@@ -175,9 +175,12 @@ def build_replay(
         book = PaperBroker(paper_config(settings))
         pipeline.minute_listeners.append(book)
         broker = Broker(
-            contexts=book, executor=book, contracts=StaticContracts(),
-            accounts=(REPLAY_ACCOUNT,), paper=book,
-        )  # fmt: skip
+            contexts=book,
+            executor=book,
+            contracts=StaticContracts(),
+            accounts=(REPLAY_ACCOUNT,),
+            paper=book,
+        )
     trader = Trader(
         decider=HoldFirstDecider(settings.decision_config()),
         accounts=broker.accounts,
@@ -188,9 +191,14 @@ def build_replay(
         log_states=False,
     )
     return App(
-        settings=settings, source=source, pipeline=pipeline, trader=trader, recorder=recorder,
-        broker="paper" if paper else "none", paper=broker.paper,
-    )  # fmt: skip
+        settings=settings,
+        source=source,
+        pipeline=pipeline,
+        trader=trader,
+        recorder=recorder,
+        broker="paper" if paper else "none",
+        paper=broker.paper,
+    )
 
 
 @dataclass(frozen=True, slots=True)

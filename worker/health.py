@@ -288,9 +288,14 @@ def health_check(
 ) -> HealthFn:
     """The worker's health_fn (see `SourceHealth`)."""
     return SourceHealth(
-        source=source, stale_after_s=stale_after_s, clock=clock, session=session,
-        running=running, last_row=last_row, live_grace_s=live_grace_s,
-    )  # fmt: skip
+        source=source,
+        stale_after_s=stale_after_s,
+        clock=clock,
+        session=session,
+        running=running,
+        last_row=last_row,
+        live_grace_s=live_grace_s,
+    )
 
 
 def _parse_head(head: bytes) -> Request | None:

@@ -94,9 +94,11 @@ class WorkerCollector(Collector):
             yield _decisions(dict(self.trader.counts))
         if self.orders is not None:
             yield _by_label(
-                "orders", "Order outcomes reported by the executors.", "outcome",
+                "orders",
+                "Order outcomes reported by the executors.",
+                "outcome",
                 {_strip(key, "order_"): value for key, value in dict(self.orders).items()},
-            )  # fmt: skip
+            )
         if self.source is not None:
             yield from _source_metrics(self.source)
         age = self.last_row_age()
@@ -139,16 +141,27 @@ def render(registry: CollectorRegistry) -> bytes:
 def _pipeline_metrics(counts: dict[str, int]) -> Iterator[Metric]:
     yield _counter("rows", "Rows received (every row, good or bad).", counts.get("rows", 0))
     yield _counter("rows_accepted", "Rows applied to the engine.", counts.get("accepted", 0))
-    yield _counter("rows_ambiguous", "Rows whose receipt time was ambiguous.",
-                   counts.get("ambiguous", 0))  # fmt: skip
-    yield _by_label("rows_rejected", "Rows rejected as bad input.", "reason",
-                    _with_prefix(counts, "rejected."))  # fmt: skip
-    yield _by_label("rows_ignored", "Rows ignored on purpose (other symbol, timeframe).",
-                    "reason", _with_prefix(counts, "ignored."))  # fmt: skip
-    yield _by_label("rows_not_applied", "Valid rows not applied: duplicate, conflict, late.",
-                    "outcome", {k: counts.get(k, 0) for k in _NOT_APPLIED})  # fmt: skip
-    yield _by_label("bars_closed", "Bars closed by timeframe.", "timeframe",
-                    _with_prefix(counts, "bars."))  # fmt: skip
+    yield _counter(
+        "rows_ambiguous", "Rows whose receipt time was ambiguous.", counts.get("ambiguous", 0)
+    )
+    yield _by_label(
+        "rows_rejected", "Rows rejected as bad input.", "reason", _with_prefix(counts, "rejected.")
+    )
+    yield _by_label(
+        "rows_ignored",
+        "Rows ignored on purpose (other symbol, timeframe).",
+        "reason",
+        _with_prefix(counts, "ignored."),
+    )
+    yield _by_label(
+        "rows_not_applied",
+        "Valid rows not applied: duplicate, conflict, late.",
+        "outcome",
+        {k: counts.get(k, 0) for k in _NOT_APPLIED},
+    )
+    yield _by_label(
+        "bars_closed", "Bars closed by timeframe.", "timeframe", _with_prefix(counts, "bars.")
+    )
 
 
 def _decisions(counts: dict[str, int]) -> Metric:
@@ -164,14 +177,27 @@ def _decisions(counts: dict[str, int]) -> Metric:
 def _source_metrics(source: Counted) -> Iterator[Metric]:
     counts = dict(getattr(source, "counts", {}))
     yield _counter("source_reconnects", "Source reconnects.", counts.get("reconnects", 0))
-    yield _by_label("source_states", "Source state changes by state.", "state",
-                    _with_prefix(counts, "state."))  # fmt: skip
-    yield _by_label("source_backfill_rows", "Rows read by REST backfill, by trigger.", "why",
-                    _with_prefix(counts, "backfill_rows."))  # fmt: skip
-    yield _by_label("source_bad_frames", "Malformed realtime frames.", "reason",
-                    _with_prefix(counts, "bad_frame."))  # fmt: skip
-    yield _by_label("source_bad_events", "Realtime events that were not a usable row.",
-                    "reason", _with_prefix(counts, "bad_event."))  # fmt: skip
+    yield _by_label(
+        "source_states", "Source state changes by state.", "state", _with_prefix(counts, "state.")
+    )
+    yield _by_label(
+        "source_backfill_rows",
+        "Rows read by REST backfill, by trigger.",
+        "why",
+        _with_prefix(counts, "backfill_rows."),
+    )
+    yield _by_label(
+        "source_bad_frames",
+        "Malformed realtime frames.",
+        "reason",
+        _with_prefix(counts, "bad_frame."),
+    )
+    yield _by_label(
+        "source_bad_events",
+        "Realtime events that were not a usable row.",
+        "reason",
+        _with_prefix(counts, "bad_event."),
+    )
     live = getattr(source, "live", None)
     if isinstance(live, bool):
         yield _gauge("source_live", "1 when the source is subscribed and caught up.", live)

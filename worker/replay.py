@@ -54,8 +54,7 @@ async def replay(
         input=app.source.name, symbol=",".join(app.pipeline.symbols), out=str(out_dir)
     )
     started = time.perf_counter()
-    bar = tqdm(total=total_rows, unit="rows", disable=not progress, mininterval=0.5,
-               desc="replay")  # fmt: skip
+    bar = tqdm(total=total_rows, unit="rows", disable=not progress, mininterval=0.5, desc="replay")
     try:
         async for event in app.source.events():
             for state in app.pipeline.handle(event):

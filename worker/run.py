@@ -169,17 +169,19 @@ async def _start_health(
         else None
     )
     running = health_check(
-        app.source, stale_after_s=settings.stale_after_seconds, running=status.running,
+        app.source,
+        stale_after_s=settings.stale_after_seconds,
+        running=status.running,
         live_grace_s=settings.reconnect_cap_seconds + 30.0,
         session=CALENDARS[settings.session_calendar],
-    )  # fmt: skip
+    )
     server = HealthServer(
         settings.health_host,
         settings.port if settings.port is not None else settings.health_port,
         _until_started(starting, running),
         lambda: render(registry),
         webhook=webhook,
-    )  # fmt: skip
+    )
     try:
         await server.start()
     except OSError as exc:

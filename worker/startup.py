@@ -108,10 +108,11 @@ async def start_up(app: App, starting: StartupStatus) -> None:
     settings = app.settings
     names = {account_id: name for name, account_id in settings.account_ids.items()}
     policy = RetryPolicy(
-        settings.reconnect_initial_seconds, settings.reconnect_cap_seconds,
+        settings.reconnect_initial_seconds,
+        settings.reconnect_cap_seconds,
         classify=partial(classify, account_names=names),
         mask=partial(mask_text, secrets=settings.secrets()),
-    )  # fmt: skip
+    )
     for phase in app.startup:
         await run_phase(phase.name, phase.run, starting, policy)
     warm = WarmUp(app)

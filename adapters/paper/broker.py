@@ -214,11 +214,18 @@ class PaperBroker:
         away = 1 if entry.side == Side.BUY else -1
         price = bar.open
         position = PaperPosition(
-            entry.account, entry.symbol, entry.contract, entry.side, entry.size, entry.tag,
-            order_id, bar.open_time, price,
+            entry.account,
+            entry.symbol,
+            entry.contract,
+            entry.side,
+            entry.size,
+            entry.tag,
+            order_id,
+            bar.open_time,
+            price,
             stop=price - away * cfg.stop_ticks * cfg.tick_size,
             target=price + away * cfg.target_ticks * cfg.tick_size,
-        )  # fmt: skip
+        )
         self._open.setdefault(entry.symbol, {})[entry.account] = position
         self._record(position, bar.open_time, price, None, entry.side)
         self.counts["filled"] += 1
@@ -242,10 +249,21 @@ class PaperBroker:
         fees = money(2 * cfg.fee_per_side * position.size)
         self._record(position, bar.open_time, price, gross, _other(position.side))
         trade = PaperTrade(
-            position.account, position.symbol, position.side, position.size,
-            position.entry_time, position.entry_price, bar.open_time, price, reason,
-            ticks, gross, fees, money(gross - fees), position.tag,
-        )  # fmt: skip
+            position.account,
+            position.symbol,
+            position.side,
+            position.size,
+            position.entry_time,
+            position.entry_price,
+            bar.open_time,
+            price,
+            reason,
+            ticks,
+            gross,
+            fees,
+            money(gross - fees),
+            position.tag,
+        )
         self._trades.append(trade)
         if self.log_trades:
             day_net = self.metrics(position.account).net_pnl
@@ -257,9 +275,18 @@ class PaperBroker:
         self._fill_ids += 1
         fees = money(self.config.fee_per_side * position.size)
         fill = Fill(
-            self._fill_ids, position.account, position.contract, float(at), price, pnl, fees,
-            side, position.size, False, position.order_id,
-        )  # fmt: skip
+            self._fill_ids,
+            position.account,
+            position.contract,
+            float(at),
+            price,
+            pnl,
+            fees,
+            side,
+            position.size,
+            False,
+            position.order_id,
+        )
         key = (position.account, self._day_start(float(at)))
         self._fills.setdefault(key, []).append(fill)
 

@@ -139,8 +139,13 @@ class ProjectXClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         response = await self._http.post(path, json=body, headers=headers)
         if response.status_code >= 400:
-            raise GatewayError(path, None, response.reason_phrase, response.status_code,
-                               _retry_after(response.headers.get("Retry-After")))  # fmt: skip
+            raise GatewayError(
+                path,
+                None,
+                response.reason_phrase,
+                response.status_code,
+                _retry_after(response.headers.get("Retry-After")),
+            )
         answer = response.json()
         if not isinstance(answer, dict):
             raise GatewayError(path, None, "answer is not a JSON object")
@@ -201,8 +206,11 @@ class ProjectXClient:
     def _checked(path: str, answer: dict[str, Any]) -> dict[str, Any]:
         if answer.get("success") is not True:
             code = answer.get("errorCode")
-            raise GatewayError(path, code if isinstance(code, int) else None,
-                               str(answer.get("errorMessage") or "success: false"))  # fmt: skip
+            raise GatewayError(
+                path,
+                code if isinstance(code, int) else None,
+                str(answer.get("errorMessage") or "success: false"),
+            )
         return answer
 
     # -- calls ---------------------------------------------------------------------------

@@ -69,8 +69,7 @@ class ProjectXContexts:
         if len(fills) != len(raw):
             raise ValueError(f"{len(raw) - len(fills)} unreadable trades in Trade/search")
         can_trade = await self._can_trade(account_id)
-        return context_from(account, is_open, day_metrics(fills, day_start), self.limits,
-                            can_trade)  # fmt: skip
+        return context_from(account, is_open, day_metrics(fills, day_start), self.limits, can_trade)
 
     async def _can_trade(self, account_id: int) -> bool:
         for item in await self.client.accounts():

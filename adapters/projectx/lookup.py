@@ -60,10 +60,13 @@ def find_order(
 
 def match_rule(entry: PlaceEntry, account_id: int, sent_at: float) -> dict[str, Any]:
     return {
-        "account_id": account_id, "contract": entry.contract, "side": SIDE_CODES[entry.side],
-        "size": entry.size, "created_from": sent_at - MATCH_BEFORE_S,
+        "account_id": account_id,
+        "contract": entry.contract,
+        "side": SIDE_CODES[entry.side],
+        "size": entry.size,
+        "created_from": sent_at - MATCH_BEFORE_S,
         "created_to": sent_at + MATCH_AFTER_S,
-    }  # fmt: skip
+    }
 
 
 def _matches(order: dict[str, Any], rule: dict[str, Any]) -> bool:

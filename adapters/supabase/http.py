@@ -20,6 +20,8 @@ def postgrest_client(
     if schema != "public":
         headers["Content-Profile" if writes else "Accept-Profile"] = schema
     return httpx.AsyncClient(
-        base_url=f"{url.rstrip('/')}/rest/v1", headers=headers, timeout=timeout_s,
+        base_url=f"{url.rstrip('/')}/rest/v1",
+        headers=headers,
+        timeout=timeout_s,
         transport=transport,
-    )  # fmt: skip
+    )

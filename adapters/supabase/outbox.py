@@ -142,9 +142,15 @@ class OutboxDelivery:
     then); `submit` cuts either wait short."""
 
     def __init__(
-        self, outbox: Outbox, writer: RowWriter, *, base_s: float = 0.5, cap_s: float = 30.0,
-        idle_s: float = 5.0, rng: random.Random | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        outbox: Outbox,
+        writer: RowWriter,
+        *,
+        base_s: float = 0.5,
+        cap_s: float = 30.0,
+        idle_s: float = 5.0,
+        rng: random.Random | None = None,
+    ) -> None:
         self.outbox, self.writer = outbox, writer
         self.base_s, self.cap_s, self.idle_s = base_s, cap_s, idle_s
         self.counters = outbox.counters

@@ -85,9 +85,12 @@ class RealtimeFeed:
     async def open(self) -> None:
         config = self.config
         client = AsyncRealtimeClient(
-            f"{config.url.rstrip('/')}/realtime/v1", config.key, auto_reconnect=False,
-            max_retries=1, timeout=int(config.join_timeout_s),
-        )  # fmt: skip
+            f"{config.url.rstrip('/')}/realtime/v1",
+            config.key,
+            auto_reconnect=False,
+            max_retries=1,
+            timeout=int(config.join_timeout_s),
+        )
         self._client = client
         channel = client.channel(f"{config.table}-inserts")
         channel.on_postgres_changes(

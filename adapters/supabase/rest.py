@@ -138,8 +138,9 @@ def _error(response: httpx.Response) -> HistoryError:
     message = str(fields.get("message") or response.reason_phrase)[:200]
     return HistoryError(
         f"HTTP {response.status_code} {code or ''} {message}".replace("  ", " "),
-        response.status_code, str(code) if code is not None else None,
-    )  # fmt: skip
+        response.status_code,
+        str(code) if code is not None else None,
+    )
 
 
 class TableSource:

@@ -58,9 +58,13 @@ class PostgrestWriter:
     ) -> None:
         self.config, self.tables = config, tables
         self._http = postgrest_client(
-            config.url, config.key, config.schema, timeout_s=config.timeout_s, writes=True,
+            config.url,
+            config.key,
+            config.schema,
+            timeout_s=config.timeout_s,
+            writes=True,
             transport=transport,
-        )  # fmt: skip
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -73,9 +77,11 @@ class PostgrestWriter:
             raise RowRejected(f"no table for kind {kind!r}")
         table, key_column = self.tables[kind]
         response = await self._http.post(
-            f"/{table}", params={"on_conflict": key_column}, json=dict(row),
+            f"/{table}",
+            params={"on_conflict": key_column},
+            json=dict(row),
             headers={"Prefer": _PREFER},
-        )  # fmt: skip
+        )
         status = response.status_code
         if 200 <= status < 300 or (status == 409 and _duplicate(response)):
             return

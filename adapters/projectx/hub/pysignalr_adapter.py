@@ -46,10 +46,12 @@ class PysignalrConnection:
     async def start(self, url: str) -> None:
         self._opened = asyncio.get_running_loop().create_future()
         client = SignalRClient(
-            replace_scheme(url, ws=True), protocol=_TapProtocol(self._sink),
+            replace_scheme(url, ws=True),
+            protocol=_TapProtocol(self._sink),
             signalr_ping_interval=self._ping_interval_s,  # type: ignore[arg-type]  # float ok
-            connection_timeout=CONNECT_TIMEOUT_S, retry_count=1,
-        )  # fmt: skip
+            connection_timeout=CONNECT_TIMEOUT_S,
+            retry_count=1,
+        )
         transport: Any = client._transport  # private in 1.3.3: see the module docstring
         if not hasattr(transport, "_skip_negotiation"):
             raise RuntimeError("pysignalr changed: cannot skip negotiation any more")

@@ -99,9 +99,11 @@ class SignalrcoreConnection:
 
         def send() -> None:
             hub.invoke(
-                target, arguments, invocation_id=invocation_id,
+                target,
+                arguments,
+                invocation_id=invocation_id,
                 on_invocation=lambda _m: bridge.post(self._complete, invocation_id, None),
-            )  # fmt: skip
+            )
 
         try:
             try:
