@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from adapters import events
 from engine.execution import PlaceEntry
 from engine.model import MarketState, PositionContext
-
-
-class Executor(Protocol):
-    async def submit(self, entry: PlaceEntry, state: MarketState) -> None: ...
+from engine.ports import Executor
 
 
 class DisabledExecutor:

@@ -9,15 +9,11 @@ bar's close (`MarketState.at`) to the wall clock at send time.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
 
 from adapters import events
 from engine.execution import PlaceEntry
 from engine.model import MarketState
-
-
-class Executor(Protocol):
-    async def submit(self, entry: PlaceEntry, state: MarketState) -> None: ...
+from engine.ports import Executor
 
 
 class FreshnessGate:

@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from adapters import events
 from engine.execution import PlaceEntry
 from engine.model import MarketState
-
-
-class Executor(Protocol):
-    async def submit(self, entry: PlaceEntry, state: MarketState) -> None: ...
-
-
-class Lease(Protocol):
-    @property
-    def is_leader(self) -> bool: ...
+from engine.ports import Executor, Lease
 
 
 class LeaderGate:

@@ -136,3 +136,23 @@ class Lease(Protocol):
     async def run(self, stop: StopSignal) -> None:
         """Hold or wait for the lease until `stop` is set."""
         ...
+
+
+# -- what the broker side reports, and where results go ----------------------------------
+
+
+class UserEvents(Protocol):
+    """The broker's account, order, position and trade events, delivered as engine values
+    (engine/account_state.py) to the callback it was built with; it (re)connects and
+    re-subscribes on its own until stopped."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class ResultsSink(Protocol):
+    """Where closed-trade results (and recorded decisions) go, durably: `submit` returns
+    at once (True for a new `key`, False for one already there); delivery is its job."""
+
+    def submit(self, kind: str, key: str, row: Mapping[str, object]) -> bool: ...

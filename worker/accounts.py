@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from adapters import events
 from adapters.projectx.client import ProjectXClient
 from adapters.projectx.parsing import order_event, position_event, trade_event
-from adapters.supabase.outbox import OutboxDelivery
 from adapters.supabase.results import trade_result_row
 from engine.account_state import (
     AccountEvent,
@@ -30,6 +29,7 @@ from engine.account_state import (
     start_day,
 )
 from engine.calendar import trading_day_start
+from engine.ports import ResultsSink
 
 
 class AccountTracker:
@@ -37,7 +37,7 @@ class AccountTracker:
         self,
         client: ProjectXClient,
         account_ids: dict[str, int],
-        results: OutboxDelivery | None,
+        results: ResultsSink | None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.client, self.results, self.clock = client, results, clock

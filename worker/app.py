@@ -37,7 +37,15 @@ from adapters.supabase.results import DecisionRecorder, PostgrestWriter, Results
 from adapters.supabase.source import SourceConfig, SupabaseSource
 from engine.calendar import CALENDARS
 from engine.decide import HoldFirstDecider
-from engine.ports import BarSource, ContextProvider, ContractSource, Executor, Lease, Recorder
+from engine.ports import (
+    BarSource,
+    ContextProvider,
+    ContractSource,
+    Executor,
+    Lease,
+    Recorder,
+    UserEvents,
+)
 from engine.risk import RiskLimits
 from worker.accounts import AccountTracker
 from worker.pipeline import Pipeline
@@ -364,9 +372,7 @@ def projectx_broker(settings: Settings, delivery: OutboxDelivery | None) -> Brok
     )
 
 
-def user_hub(
-    settings: Settings, client: ProjectXClient, tracker: AccountTracker
-) -> UserHubListener:
+def user_hub(settings: Settings, client: ProjectXClient, tracker: AccountTracker) -> UserEvents:
     """The SignalR user hub: account, order, position and trade events -> the tracker
     (logged; each closed round trip -> the results outbox)."""
     return UserHubListener(

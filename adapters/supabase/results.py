@@ -16,9 +16,9 @@ import httpx
 
 from adapters.projectx.parsing import SIDE_CODES
 from adapters.supabase.http import postgrest_client
-from adapters.supabase.outbox import OutboxDelivery, RowRejected
+from adapters.supabase.outbox import RowRejected
 from engine.model import ActionPlan, ClosedBar, MarketState
-from engine.ports import Recorder
+from engine.ports import Recorder, ResultsSink
 from engine.records import decision_record
 from engine.round_trips import Leg, RoundTrip
 from engine.timefmt import iso
@@ -153,7 +153,7 @@ class DecisionRecorder:
     """RECORD_DECISIONS: every decision also goes to `trigger_decisions` via the outbox
     (and to the recorder it wraps)."""
 
-    def __init__(self, inner: Recorder, delivery: OutboxDelivery) -> None:
+    def __init__(self, inner: Recorder, delivery: ResultsSink) -> None:
         self.inner, self.delivery = inner, delivery
 
     def bar(self, bar: ClosedBar) -> None:
