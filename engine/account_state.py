@@ -78,34 +78,16 @@ class PositionEvent:
 
 @dataclass(frozen=True, slots=True)
 class TradeEvent:
-    """`GatewayUserTrade` / a `Trade/search` item. `pnl` None marks an opening fill."""
+    """`GatewayUserTrade` / a `Trade/search` item: one fill of the account `account_id`.
 
-    id: int
+    The broker knows accounts by id; `fill.account` stays empty until the account's own
+    state names it (`named`)."""
+
     account_id: int
-    contract: str
-    at: float
-    price: float
-    pnl: float | None
-    fees: float
-    side: Side
-    size: int
-    voided: bool
-    order_id: int | None
+    fill: Fill
 
-    def fill(self, account: str) -> Fill:
-        return Fill(
-            id=self.id,
-            account=account,
-            contract=self.contract,
-            at=self.at,
-            price=self.price,
-            pnl=self.pnl,
-            fees=self.fees,
-            side=self.side,
-            size=self.size,
-            voided=self.voided,
-            order_id=self.order_id,
-        )
+    def named(self, account: str) -> Fill:
+        return replace(self.fill, account=account)
 
 
 Event = AccountEvent | OrderEvent | PositionEvent | TradeEvent
@@ -286,7 +268,7 @@ def _merged(state: AccountState, events: list[TradeEvent]) -> tuple[dict[int, Fi
     fills = dict(state.fills)
     touched: set[str] = set()
     for event in events:
-        fill = event.fill(state.account)
+        fill = event.named(state.account)
         known = fills.get(fill.id)
         if known is not None and known.voided and not fill.voided:
             fill = replace(fill, voided=True)

@@ -47,17 +47,9 @@ class Bucket:
     def holding(cls, size_s: int, t: int, bar: Bar1m | ClosedBar, minutes: int) -> Bucket:
         """A new bucket of `size_s` seconds holding the piece `bar` that opens at `t`."""
         start = t - t % size_s
+        # In the order of the fields above: start, end, first, last, minutes, then OHLCV.
         return cls(
-            start=start,
-            end=start + size_s,
-            first=t,
-            last=t,
-            minutes=minutes,
-            open=bar.open,
-            high=bar.high,
-            low=bar.low,
-            close=bar.close,
-            volume=bar.volume,
+            start, start + size_s, t, t, minutes, bar.open, bar.high, bar.low, bar.close, bar.volume
         )
 
     def fold(self, t: int, bar: Bar1m | ClosedBar, minutes: int) -> None:

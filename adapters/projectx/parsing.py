@@ -136,9 +136,9 @@ def position_event(p: Mapping[str, Any]) -> PositionEvent:
 
 def trade_event(p: Mapping[str, Any]) -> TradeEvent:
     pnl = p.get("profitAndLoss")
-    return TradeEvent(
+    fill = Fill(
         id=int(p["id"]),
-        account_id=int(p["accountId"]),
+        account="",  # the hub knows the account by id: its state names it
         contract=str(p["contractId"]),
         at=timestamp(p["creationTimestamp"]),
         price=float(p["price"]),
@@ -149,12 +149,13 @@ def trade_event(p: Mapping[str, Any]) -> TradeEvent:
         voided=bool(p.get("voided")),
         order_id=int(p["orderId"]) if p.get("orderId") is not None else None,
     )
+    return TradeEvent(account_id=int(p["accountId"]), fill=fill)
 
 
 def fill_of(trade: Mapping[str, Any], account: str) -> Fill | None:
     """A `Trade/search` item as a Fill of `account`; None when it cannot be read."""
     try:
-        return trade_event(trade).fill(account)
+        return trade_event(trade).named(account)
     except (KeyError, TypeError, ValueError):
         return None
 

@@ -30,7 +30,7 @@ from engine.account_state import (
     start_day,
 )
 from engine.model import OrderStatus, OrderType, PositionType, Side
-from engine.risk import DayMetrics
+from engine.risk import DayMetrics, Fill
 
 DAY = 1_750_111_200.0  # 2025-06-16 17:00 CDT (22:00Z), the trading day's start
 MES = "CON.F.US.MES.Z25"
@@ -48,8 +48,9 @@ def order(id_: int, account: int, side: Side, size: int, type_: OrderType = MARK
 
 def trade(id_: int, account: int, order_id: int, at: float, side: Side, size: int, price: float,
           pnl: float | None = None, voided: bool = False) -> TradeEvent:  # fmt: skip
-    return TradeEvent(id_, account, MES, DAY + at, price, pnl, round(0.37 * size, 2), side, size,
-                      voided, order_id)  # fmt: skip
+    fill = Fill(id_, "", MES, DAY + at, price, pnl, round(0.37 * size, 2), side, size, voided,
+                order_id)  # fmt: skip
+    return TradeEvent(account, fill)
 
 
 def tag(account: str, stamp: str) -> str:
@@ -204,7 +205,9 @@ def _snapshot(
     account_id: int, upto: int | None = None
 ) -> tuple[list[TradeEvent], list[OrderEvent]]:
     events = SCRIPT[:upto]
-    latest = {e.id: e for e in events if isinstance(e, TradeEvent) and e.account_id == account_id}
+    latest = {
+        e.fill.id: e for e in events if isinstance(e, TradeEvent) and e.account_id == account_id
+    }
     orders = [e for e in events if isinstance(e, OrderEvent) and e.account_id == account_id]
     return list(latest.values()), orders
 
@@ -258,7 +261,7 @@ def test_a_void_after_the_announcement_revokes_the_round_trip() -> None:
 def test_a_close_of_a_position_opened_before_the_known_fills_is_reported_once() -> None:
     lone = trade(40, A, 1040, 60, SELL, 1, 6000.0, pnl=12.5)
     state, effects = reduce(fresh(A), lone)
-    assert effects == (CloseWithoutEntry(lone.fill("main")),)
+    assert effects == (CloseWithoutEntry(lone.named("main")),)
     assert state.metrics.net_pnl == 12.13  # it still counts for the day's P&L
     state, effects = reconcile(state, [], [lone])
     assert effects == ()

@@ -49,8 +49,11 @@ def test_the_codes_the_worker_sends() -> None:
 
 def test_rest_items_and_pushes_become_engine_events() -> None:
     assert trade_event(TRADE) == TradeEvent(
-        id=501, account_id=7, contract=CONTRACT, at=AT_S, price=6001.25, pnl=12.5, fees=0.74,
-        side=Side.SELL, size=2, voided=False, order_id=101,
+        account_id=7,
+        fill=Fill(
+            id=501, account="", contract=CONTRACT, at=AT_S, price=6001.25, pnl=12.5, fees=0.74,
+            side=Side.SELL, size=2, voided=False, order_id=101,
+        ),
     )  # fmt: skip
     assert order_event(ORDER) == OrderEvent(
         id=101, account_id=7, contract=CONTRACT, created_at=AT_S, updated_at=AT_S,

@@ -161,7 +161,7 @@ async def test_events_arrive_in_order_on_the_loop_thread(rig: Rig, client: str) 
     ])  # fmt: skip
     await hub.emit("GatewayUserOrder", {"action": 1, "data": order(102, account=8)})
     await eventually(lambda: len(rig.events) == 6, timeout=3)
-    assert [(type(e), e.id) for e in rig.events] == [
+    assert [(type(e), e.fill.id if isinstance(e, TradeEvent) else e.id) for e in rig.events] == [
         (AccountEvent, 7), (OrderEvent, 101), (OrderEvent, 101), (TradeEvent, 501),
         (PositionEvent, 9), (OrderEvent, 102),
     ]  # fmt: skip
