@@ -175,9 +175,9 @@ def test_settled_before_stops_at_the_last_flat_point() -> None:
 
 
 def test_the_scripted_day_of_account_a_from_its_fills_alone() -> None:
-    latest = {e.id: e for e in SCRIPT if isinstance(e, TradeEvent) and e.account_id == 101}
+    latest = {e.fill.id: e for e in SCRIPT if isinstance(e, TradeEvent) and e.account_id == 101}
     orders = {e.id: e for e in SCRIPT if isinstance(e, OrderEvent) and e.account_id == 101}
-    b = book_of(MES, [t.fill("main") for t in latest.values()], 101, orders)
+    b = book_of(MES, [t.named("main") for t in latest.values()], 101, orders)
     got = [(t.key[: t.key.rindex(":") + 1], t.side, t.size, t.entry_price, t.exit_price,
             t.gross_pnl, t.fees, t.net_pnl, t.entry_time - DAY, t.exit_time - DAY, t.tag,
             t.exit_kind) for t in b.closed]  # fmt: skip
