@@ -23,6 +23,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine.config import DecisionConfig, EngineConfig
+from engine.products import Product, product_table
 
 SAMPLE_FEED = Path(__file__).parent / "data" / "sample_mes.csv"
 LIVE_FEED_ONLY = (
@@ -87,6 +88,11 @@ class Settings(BaseSettings):
     max_consecutive_losses: int = Field(3, ge=0, le=100, description="0 disables")
     paper_stop_ticks: int = Field(40, ge=1, le=10_000, description="paper OCO stop, ticks")
     paper_target_ticks: int = Field(80, ge=1, le=10_000, description="paper OCO target, ticks")
+    contract_specs: str = Field(
+        "",
+        description="ROOT:TICK_SIZE:TICK_VALUE:FEE_PER_SIDE over the built-in product table "
+        "(paper P&L), e.g. ES:0.25:12.5:1.40",
+    )
 
     # One active trader (PostgreSQL advisory lock over a direct connection)
     lease_database_url: SecretStr | None = Field(
@@ -198,6 +204,24 @@ class Settings(BaseSettings):
             if root.upper() in roots:
                 raise ValueError(f"{root} is given twice; {example}")
             roots.add(root.upper())
+        return value
+
+    @field_validator("contract_specs")
+    @classmethod
+    def _contract_specs(cls, value: str) -> str:
+        example = "example: CONTRACT_SPECS=ES:0.25:12.5:1.40,CL:0.01:10:1.52"
+        roots: set[str] = set()
+        for item in _split(value):
+            try:
+                product = _product(item)
+            except ValueError:
+                raise ValueError(
+                    f"bad item {item.strip()!r}: expected ROOT:TICK_SIZE:TICK_VALUE:FEE_PER_SIDE "
+                    f"(positive numbers, fee >= 0); {example}"
+                ) from None
+            if product.root in roots:
+                raise ValueError(f"{product.root} is given twice; {example}")
+            roots.add(product.root)
         return value
 
     @field_validator("timeframes")
@@ -318,6 +342,11 @@ class Settings(BaseSettings):
         return {root.strip().upper(): symbol.strip().upper() for root, _, symbol in pairs}
 
     @property
+    def products(self) -> dict[str, Product]:
+        """The product table (engine/products.py) with CONTRACT_SPECS over it."""
+        return product_table({p.root: p for p in map(_product, _split(self.contract_specs))})
+
+    @property
     def accounts(self) -> tuple[str, ...]:
         return tuple(name.lower() for name in _split(self.trade_accounts))
 
@@ -430,3 +459,12 @@ def _minutes(clock: str) -> int:
     """'HH:MM' -> minutes after midnight."""
     hours, minutes = clock.split(":")
     return int(hours) * 60 + int(minutes)
+
+
+def _product(item: str) -> Product:
+    """'ES:0.25:12.5:1.40' -> Product; ValueError when it is not that."""
+    parts = [part.strip() for part in item.split(":")]
+    if len(parts) != 4 or not re.fullmatch(r"[A-Za-z0-9_.!-]{1,32}", parts[0]):
+        raise ValueError(item)
+    root, tick_size, tick_value, fee = parts
+    return Product(root.upper(), float(tick_size), float(tick_value), float(fee))

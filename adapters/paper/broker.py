@@ -18,7 +18,9 @@ Fill model (our choices, stated):
 - One position per account and symbol: an entry while one is pending or open is refused
   and counted; a repeated tag (the idempotency key) is ignored and counted.
 - Positions still open at the end stay open: reported by `summary`, never force-closed.
-- Every fill pays `fee_per_side` per contract and feeds `engine.risk.day_metrics` for
+- Ticks are valued by the symbol's product (tick size, tick value, fee per side:
+  engine/products.py, overridable by CONTRACT_SPECS); a symbol without one is refused.
+- Every fill pays the product's fee per side per contract and feeds `engine.risk.day_metrics` for
   the trading day that starts at 17:00 `market_tz`, so the account gates (daily loss,
   profit target, loss streak) close exactly as they would live. A paper account can
   always trade. A position's exit time is the open time of the minute that touched it.
@@ -29,8 +31,8 @@ With `log_trades` (the live worker), every fill logs `paper_fill` and every exit
 
 from __future__ import annotations
 
-import math
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -39,6 +41,7 @@ from adapters.paper.trades import PaperTrade, money, stats, trade_record
 from engine.calendar import trading_day_start
 from engine.execution import PlaceEntry
 from engine.model import Bar1m, MarketState, PositionContext, Side
+from engine.products import Product, product_table
 from engine.risk import DayMetrics, Fill, RiskLimits, context_from, day_metrics
 
 STOP, TARGET = "stop", "target"
@@ -50,20 +53,22 @@ _MINUTE = 60
 class PaperConfig:
     stop_ticks: int = 40  # ticks from the entry price to the stop
     target_ticks: int = 80  # ticks from the entry price to the target
-    tick_size: float = 0.25  # points per tick (MES)
-    tick_value: float = 1.25  # USD per tick per contract (MES)
-    fee_per_side: float = 0.37  # USD per contract per fill (entry and exit each pay it)
+    # Tick size, tick value and fee per side of each symbol's product (engine/products.py)
+    products: Mapping[str, Product] = field(default_factory=product_table)
     limits: RiskLimits = field(default_factory=RiskLimits)
     market_tz: str = "America/Chicago"  # where the trading day starts at 17:00
 
     def __post_init__(self) -> None:
         if self.stop_ticks < 1 or self.target_ticks < 1:
             raise ValueError("stop_ticks and target_ticks must be >= 1")
-        if not (0 < self.tick_size < math.inf and 0 < self.tick_value < math.inf):
-            raise ValueError("tick_size and tick_value must be positive and finite")
-        if not 0 <= self.fee_per_side < math.inf:
-            raise ValueError("fee_per_side must be >= 0 and finite")
         ZoneInfo(self.market_tz)  # raises for an unknown zone
+
+    def product(self, symbol: str) -> Product:
+        """The product a symbol's trades are valued with; ValueError when it has none."""
+        product = self.products.get(symbol.upper())
+        if product is None:
+            raise ValueError(f"no tick size and tick value for {symbol}")
+        return product
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +120,7 @@ class PaperBroker:
         """Accept a market entry (the synchronous body of `submit`)."""
         if entry.side not in (Side.BUY, Side.SELL) or entry.size < 1:
             raise ValueError(f"invalid entry: side {entry.side}, size {entry.size}")
+        self.config.product(entry.symbol)  # a symbol without a product is refused here
         key = (entry.account, entry.tag)
         if key in self._tags:
             self.counts["duplicate"] += 1
@@ -211,6 +217,7 @@ class PaperBroker:
 
     def _fill(self, entry: PlaceEntry, order_id: int, bar: Bar1m) -> PaperPosition:
         cfg = self.config
+        tick = cfg.product(entry.symbol).tick_size
         away = 1 if entry.side == Side.BUY else -1
         price = bar.open
         position = PaperPosition(
@@ -223,8 +230,8 @@ class PaperBroker:
             order_id,
             bar.open_time,
             price,
-            stop=price - away * cfg.stop_ticks * cfg.tick_size,
-            target=price + away * cfg.target_ticks * cfg.tick_size,
+            stop=price - away * cfg.stop_ticks * tick,
+            target=price + away * cfg.target_ticks * tick,
         )
         self._open.setdefault(entry.symbol, {})[entry.account] = position
         self._record(position, bar.open_time, price, None, entry.side)
@@ -244,9 +251,10 @@ class PaperBroker:
         reason, price = exit_
         cfg = self.config
         del self._open[position.symbol][position.account]
+        product = cfg.product(position.symbol)
         ticks = -cfg.stop_ticks if reason == STOP else cfg.target_ticks
-        gross = money(ticks * cfg.tick_value * position.size)
-        fees = money(2 * cfg.fee_per_side * position.size)
+        gross = money(ticks * product.tick_value * position.size)
+        fees = money(2 * product.fee_per_side * position.size)
         self._record(position, bar.open_time, price, gross, _other(position.side))
         trade = PaperTrade(
             position.account,
@@ -273,7 +281,7 @@ class PaperBroker:
         self, position: PaperPosition, at: int, price: float, pnl: float | None, side: Side
     ) -> None:
         self._fill_ids += 1
-        fees = money(self.config.fee_per_side * position.size)
+        fees = money(self.config.product(position.symbol).fee_per_side * position.size)
         fill = Fill(
             self._fill_ids,
             position.account,

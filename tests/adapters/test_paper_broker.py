@@ -313,9 +313,6 @@ async def test_deterministic() -> None:
     [
         {"stop_ticks": 0},
         {"target_ticks": -1},
-        {"tick_size": 0.0},
-        {"tick_value": float("inf")},
-        {"fee_per_side": -0.01},
         {"market_tz": "Mars/Olympus"},
     ],
 )
