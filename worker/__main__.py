@@ -175,7 +175,8 @@ def _replay_supabase(args: argparse.Namespace, settings: Settings) -> int:
         paper=args.broker == "paper",
     )
     try:
-        summary = asyncio.run(replay(app, args.out, progress=not args.no_progress))
+        source = f"supabase {settings.supabase_table} {args.since} .. {args.until or 'now'}"
+        summary = asyncio.run(replay(app, args.out, source=source, progress=not args.no_progress))
     except Exception as exc:
         _refused_read(exc, settings)
         raise
