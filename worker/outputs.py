@@ -38,6 +38,8 @@ def run_parameters(
         "slope_threshold": settings.slope_threshold,
         "warmup_bars": settings.warmup_bars,
         "flat_window": settings.flat_window_text,
+        "flat_window_start": settings.flat_window_start,
+        "flat_window_end": settings.flat_window_end,
         "market_tz": settings.market_tz,
         "trade_size": settings.default_trade_size,
         "paper": {
