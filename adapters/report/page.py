@@ -29,14 +29,17 @@ from bokeh.layouts import column
 from bokeh.models import (
     ColumnDataSource,
     CustomJS,
+    CustomJSHover,
     FactorRange,
     HoverTool,
+    LinearColorMapper,
     NumeralTickFormatter,
     RadioButtonGroup,
     Range1d,
 )
 from bokeh.plotting import figure
 from bokeh.resources import INLINE
+from bokeh.transform import transform
 
 from adapters.report.load import RunFiles
 from adapters.report.stats import daily_net, decision_counts, trade_stats
@@ -44,6 +47,7 @@ from adapters.report.stats import daily_net, decision_counts, trade_stats
 MS = 1000.0
 DASH = "\N{EN DASH}"  # no value
 INITIAL_DAYS = 10  # the page opens on the last ten days of the run
+BACKEND = "canvas"
 REGIME_COLORS = {
     "trend_up": "#2ca02c",
     "trend_down": "#d62728",
@@ -215,21 +219,30 @@ def _charts(
         sizing_mode="stretch_width",
         min_border_left=70,
         title="Price (UTC): candles, EMA per timeframe, BUY ▲ / SELL ▼, paper round trips",
-        output_backend="webgl",
+        output_backend=BACKEND,
     )
     price.yaxis.formatter = NumeralTickFormatter(format="0,0.00")
     decided = {d["at"]: d for d in decisions}
+    names = Names()  # every text first: the hover tools carry the finished list
+    for text in sorted({r for f in frames for r in f.regime}):
+        names.code(text)
+    for text in sorted({t for d in decisions for t in (d["action"], d["reason_code"])}):
+        names.code(text)
     _flat_windows(price, params, start, end)
     groups = []
     base_source = None
     for k, frame in enumerate(frames):
-        source = _candle_source(frame, frames, decided)
+        source = _candle_source(frame, frames, decided, names)
         base_source = base_source or source
-        groups.append(_candles(price, frame, frames, source, visible=k == 0))
+        groups.append(_candles(price, frame, frames, source, names, visible=k == 0))
         color = TF_COLORS[k % len(TF_COLORS)]
-        ema = ColumnDataSource({"x": frame.close, "ema": frame.ema})
         price.line(
-            "x", "ema", source=ema, color=color, line_width=1.5, legend_label=f"EMA {frame.label}"
+            "t1",
+            f"ema_{frame.label}",
+            source=source,
+            color=color,
+            line_width=1.5,
+            legend_label=f"EMA {frame.label}",
         )
     markers = _markers(price, base, decisions)
     _round_trips(price, trades)
@@ -247,34 +260,57 @@ def _charts(
     return layout, markers
 
 
-def _candle_source(frame: Frame, frames: list[Frame], decided: dict[str, Any]) -> ColumnDataSource:
+def _candle_source(
+    frame: Frame, frames: list[Frame], decided: dict[str, Any], names: Names
+) -> ColumnDataSource:
     """Candles and, per candle, every timeframe's EMA, slope and regime then, and the
-    decision at its close."""
-    x = (frame.open_time + frame.close) / 2
+    decision at its close. Numbers only (texts as indexes into `Names`): a year of 5m
+    candles travels as compact binary arrays, not as lists of strings."""
     data: dict[str, Any] = {
-        "x": x,
-        "t0": frame.open_time,
+        "x": (frame.open_time + frame.close) / 2,
         "t1": frame.close,
-        "open": frame.o,
-        "high": frame.h,
-        "low": frame.lo,
-        "close": frame.c,
-        "color": np.where(frame.c >= frame.o, UP, DOWN),
+        "open": frame.o.astype(np.float32),
+        "high": frame.h.astype(np.float32),
+        "low": frame.lo.astype(np.float32),
+        "close": frame.c.astype(np.float32),
+        "up": (frame.c >= frame.o).astype(np.uint8),
     }
     for other in frames:
         index = _asof(other, frame.close)
         ok = index >= 0
         safe = np.where(ok, index, 0)
-        data[f"ema_{other.label}"] = np.where(ok, other.ema[safe], math.nan)
-        data[f"slope_{other.label}"] = np.where(ok, other.slope[safe], math.nan)
-        data[f"regime_{other.label}"] = [other.regime[i] if i >= 0 else "" for i in index]
+        data[f"ema_{other.label}"] = np.where(ok, other.ema[safe], math.nan).astype(np.float32)
+        data[f"slope_{other.label}"] = np.where(ok, other.slope[safe], math.nan).astype(np.float32)
+        codes = np.array([names.code(r) for r in other.regime], dtype=np.uint8)
+        data[f"regime_{other.label}"] = np.where(ok, codes[safe], names.code(""))
     action, reason = [], []
     for t in frame.close:
         d = decided.get(_iso(t))
-        action.append(d["action"] if d else "")
-        reason.append(d["reason_code"] if d else "")
-    data["action"], data["reason"] = action, reason
+        action.append(names.code(d["action"] if d else ""))
+        reason.append(names.code(d["reason_code"] if d else ""))
+    data["action"] = np.array(action, dtype=np.uint8)
+    data["reason"] = np.array(reason, dtype=np.uint8)
     return ColumnDataSource(data)
+
+
+class Names:
+    """Texts of a page (regimes, actions, reasons) as small integer codes."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = [""]
+        self._codes: dict[str, int] = {"": 0}
+
+    def code(self, text: str) -> int:
+        code = self._codes.get(text)
+        if code is None:
+            if len(self.texts) > 255:
+                raise ValueError("more than 255 distinct regimes, actions and reasons")
+            code = self._codes[text] = len(self.texts)
+            self.texts.append(text)
+        return code
+
+    def hover(self) -> CustomJSHover:
+        return CustomJSHover(args={"names": self.texts}, code="return names[value]")
 
 
 def _iso(ms: float) -> str:
@@ -282,38 +318,45 @@ def _iso(ms: float) -> str:
 
 
 def _candles(
-    fig: Any, frame: Frame, frames: list[Frame], source: ColumnDataSource, visible: bool
+    fig: Any,
+    frame: Frame,
+    frames: list[Frame],
+    source: ColumnDataSource,
+    names: Names,
+    visible: bool,
 ) -> list[Any]:
     width = frame.minutes * 60 * MS * 0.7
-    wick = fig.segment("x", "high", "x", "low", source=source, color="color", visible=visible)
+    color = transform("up", LinearColorMapper(palette=[DOWN, UP], low=0, high=1))
+    wick = fig.segment("x", "high", "x", "low", source=source, color=color, visible=visible)
     body = fig.vbar(
         "x",
         width,
         "open",
         "close",
         source=source,
-        fill_color="color",
-        line_color="color",
+        fill_color=color,
+        line_color=color,
         visible=visible,
         name=f"candles_{frame.label}",
     )
     rows = [
-        ("bar", f"{frame.label} @t0{{%F %H:%M}} \N{EN DASH} @t1{{%H:%M}} UTC"),
+        ("bar", f"{frame.label} closing @t1{{%F %H:%M}} UTC"),
         ("O H L C", "@open{0.00} @high{0.00} @low{0.00} @close{0.00}"),
     ]
+    texts = {"@action": names.hover(), "@reason": names.hover()}
     for other in frames:
         label = other.label
         rows.append(
             (
                 label,
-                f"EMA @{{ema_{label}}}{{0.00}} slope @{{slope_{label}}}{{0.000000}} @{{regime_{label}}}",
+                f"EMA @{{ema_{label}}}{{0.00}} slope @{{slope_{label}}}{{0.000000}} "
+                f"@{{regime_{label}}}{{custom}}",
             )
         )
-    rows.append(("decision", "@action @reason"))
+        texts[f"@{{regime_{label}}}"] = names.hover()
+    rows.append(("decision", "@action{custom} @reason{custom}"))
     fig.add_tools(
-        HoverTool(
-            renderers=[body], tooltips=rows, formatters={"@t0": "datetime", "@t1": "datetime"}
-        )
+        HoverTool(renderers=[body], tooltips=rows, formatters={"@t1": "datetime", **texts})
     )
     return [wick, body]
 
@@ -473,7 +516,7 @@ def _regime_strip(frames: list[Frame], decisions: list[dict[str, Any]], x_range:
         sizing_mode="stretch_width",
         min_border_left=70,
         title="Regime per timeframe and the decision's reason code",
-        output_backend="webgl",
+        output_backend=BACKEND,
     )
     source = ColumnDataSource(data)
     renderer = fig.hbar(
@@ -614,6 +657,7 @@ th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; white-spac
 th { background: #f4f4f4; } td.l, th.l { text-align: left; }
 tr.win td.net { color: #1b7f4c; } tr.loss td.net { color: #c62828; }
 div.scroll { max-height: 420px; overflow: auto; display: inline-block; }
+#parameters td { text-align: left; white-space: normal; max-width: 520px; }
 div.tables { display: flex; flex-wrap: wrap; gap: 28px; align-items: flex-start; }
 </style>"""
 
