@@ -30,13 +30,14 @@ from bokeh.models import (
     ColumnDataSource,
     CustomJS,
     CustomJSHover,
+    DataRange1d,
     FactorRange,
     HoverTool,
     LinearColorMapper,
     NumeralTickFormatter,
-    RadioButtonGroup,
     Range1d,
 )
+from bokeh.models.widgets import RadioButtonGroup
 from bokeh.plotting import figure
 from bokeh.resources import INLINE
 from bokeh.transform import transform
@@ -47,7 +48,6 @@ from adapters.report.stats import daily_net, decision_counts, trade_stats
 MS = 1000.0
 DASH = "\N{EN DASH}"  # no value
 INITIAL_DAYS = 10  # the page opens on the last ten days of the run
-BACKEND = "canvas"
 REGIME_COLORS = {
     "trend_up": "#2ca02c",
     "trend_down": "#d62728",
@@ -88,7 +88,7 @@ if (min <= max) {
 """
 SWITCH_TF = """
 for (let k = 0; k < groups.length; k++) {
-  for (const r of groups[k]) r.visible = (k === this.active);
+  for (const r of groups[k]) r.visible = (k === cb_obj.active);
 }
 """
 
@@ -104,7 +104,8 @@ def render(run: RunFiles, symbol: str | None = None) -> tuple[str, dict[str, int
     title = f"Report: {chosen or 'empty run'}"
     if not bars:
         body = _header(run, title, notes, bars) + _tables(run, params, decisions, trades, 0.0)
-        page = f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>{STYLE}</head><body>{body}</body></html>\n"
+        head = f"<meta charset='utf-8'><title>{html.escape(title)}</title>{STYLE}"
+        page = f"<!DOCTYPE html>\n<html lang='en'><head>{head}</head><body>{body}</body></html>\n"
         return page, {"bars": 0, "decisions": len(decisions), "trades": len(trades), "markers": 0}
     frames = _frames(bars)
     span_s = (frames[0].close[-1] - frames[0].open_time[0]) / MS
@@ -205,21 +206,15 @@ def _charts(
     start, end = base.open_time[0], base.close[-1]
     first = max(start, end - INITIAL_DAYS * 86_400 * MS)
     pad = base.minutes * 60 * MS
-    x_range = Range1d(first - pad, end + pad, bounds=(start - pad, end + pad))
+    x_range = Range1d(start=first - pad, end=end + pad, bounds=(start - pad, end + pad))
     window = (base.close >= first) & (base.open_time <= end)
     y_low, y_high = float(np.nanmin(base.lo[window])), float(np.nanmax(base.h[window]))
     y_pad = max((y_high - y_low) * 0.05, 1e-9)
-    price = figure(
-        height=420,
-        x_axis_type="datetime",
-        x_range=x_range,
-        y_range=Range1d(y_low - y_pad, y_high + y_pad),
-        tools=TOOLS,
-        active_scroll="xwheel_zoom",
-        sizing_mode="stretch_width",
-        min_border_left=70,
-        title="Price (UTC): candles, EMA per timeframe, BUY ▲ / SELL ▼, paper round trips",
-        output_backend=BACKEND,
+    price = _figure(
+        "Price (UTC): candles, EMA per timeframe, BUY ▲ / SELL ▼, paper round trips",
+        420,
+        x_range,
+        Range1d(start=y_low - y_pad, end=y_high + y_pad),
     )
     price.yaxis.formatter = NumeralTickFormatter(format="0,0.00")
     decided = {d["at"]: d for d in decisions}
@@ -253,11 +248,28 @@ def _charts(
         CustomJS(args={"src": base_source, "xr": price.x_range, "yr": price.y_range}, code=FIT_Y),
     )
     switch = RadioButtonGroup(labels=[f.label for f in frames], active=0, name="timeframe_switch")
-    switch.js_on_event("button_click", CustomJS(args={"groups": groups}, code=SWITCH_TF))
+    switch.js_on_change("active", CustomJS(args={"groups": groups}, code=SWITCH_TF))
     strip = _regime_strip(frames, decisions, x_range)
     equity, daily = _equity(trades, params, x_range, start, end)
     layout = column(switch, price, strip, equity, daily, sizing_mode="stretch_width")
     return layout, markers
+
+
+def _figure(title: str, height: int, x_range: Range1d, y_range: Any = None) -> Any:
+    """A panel on the shared time axis (UTC); its y axis `y_range`, else fitted to its data."""
+    fig = figure(
+        title=title,
+        height=height,
+        x_axis_type="datetime",
+        x_range=x_range,
+        y_range=y_range if y_range is not None else DataRange1d(),
+        tools=TOOLS,
+        active_scroll="xwheel_zoom",
+        sizing_mode="stretch_width",
+        min_border_left=70,
+        output_backend="canvas",
+    )
+    return fig
 
 
 def _candle_source(
@@ -506,17 +518,11 @@ def _regime_strip(frames: list[Frame], decisions: list[dict[str, Any]], x_range:
             colors.setdefault(reason, OTHER_COLORS[len(colors) % len(OTHER_COLORS)])
         for a, b, value, n in _runs(at - step, at, reasons):
             _span(data, "reason", a, b, value, n, colors[value])
-    fig = figure(
-        height=230,
-        x_axis_type="datetime",
-        x_range=x_range,
-        y_range=FactorRange(*rows),
-        tools=TOOLS,
-        active_scroll="xwheel_zoom",
-        sizing_mode="stretch_width",
-        min_border_left=70,
-        title="Regime per timeframe and the decision's reason code",
-        output_backend=BACKEND,
+    fig = _figure(
+        "Regime per timeframe and the decision's reason code",
+        230,
+        x_range,
+        FactorRange(factors=rows),
     )
     source = ColumnDataSource(data)
     renderer = fig.hbar(
@@ -531,7 +537,7 @@ def _regime_strip(frames: list[Frame], decisions: list[dict[str, Any]], x_range:
         name="regime_strip",
     )
     legend = fig.legend[0]
-    fig.legend.remove(legend)  # type: ignore[union-attr]
+    fig.legend.remove(legend)
     legend.orientation = "horizontal"
     legend.ncols = 6
     fig.add_layout(legend, "below")
@@ -563,18 +569,8 @@ def _span(
 def _equity(
     trades: list[dict[str, Any]], params: dict[str, Any], x_range: Range1d, start: float, end: float
 ) -> tuple[Any, Any]:
-    common = {
-        "x_axis_type": "datetime",
-        "x_range": x_range,
-        "tools": TOOLS,
-        "active_scroll": "xwheel_zoom",
-        "sizing_mode": "stretch_width",
-        "min_border_left": 70,
-    }
-    equity = figure(height=220, title="Cumulative net P&L after fees (USD) and drawdown", **common)
-    daily = figure(
-        height=170, title="Net P&L per trading day (17:00 CT to 17:00 CT, USD)", **common
-    )
+    equity = _figure("Cumulative net P&L after fees (USD) and drawdown", 220, x_range)
+    daily = _figure("Net P&L per trading day (17:00 CT to 17:00 CT, USD)", 170, x_range)
     for fig in (equity, daily):
         fig.yaxis.formatter = NumeralTickFormatter(format="0,0")
     exits = _ms([t["exit_time"] for t in trades])
@@ -672,23 +668,23 @@ def _notes(
         notes.append(f"No bars for {chosen}: nothing to chart.")
     if run.summary is None:
         notes.append(
-            "No summary.json: the run has not finished (a replay writes it last, a live run when it stops)."
+            "No summary.json: the run has not finished (a replay writes it last, a live "
+            "run when it stops)."
         )
     if run.trades is None:
         notes.append(
-            "No trades.jsonl: no paper broker in this run (replay --broker paper), or a live run still going."
+            "No trades.jsonl: no paper broker in this run (replay --broker paper), or a "
+            "live run still going."
         )
     elif not run.trades:
         notes.append("No trades: the run closed no round trip.")
     for name in run.cut_lines:
-        notes.append(
-            f"{name}: the last line was cut short (the run was writing it) and is left out."
-        )
+        notes.append(f"{name}: the last line was cut short (the run was writing it), left out.")
     if others:
         notes.append(f"Also in this directory: {', '.join(others)} (choose with --symbol).")
     open_positions = ((run.summary or {}).get("paper") or {}).get("open_positions") or []
     if open_positions:
-        notes.append(f"{len(open_positions)} position(s) still open at the end: not in the trades.")
+        notes.append(f"{len(open_positions)} position(s) open at the end: not in the trades.")
     return notes
 
 
@@ -696,13 +692,11 @@ def _header(run: RunFiles, title: str, notes: list[str], bars: list[dict[str, An
     params = run.run or {}
     lines = [f"<h1>{html.escape(title)}</h1>"]
     if bars:
-        lines.append(
-            f"<p class='meta'>{html.escape(bars[0]['open_time'])} → {html.escape(bars[-1]['close_time'])} (UTC)</p>"
-        )
+        span = f"{bars[0]['open_time']} → {bars[-1]['close_time']} (UTC)"
+        lines.append(f"<p class='meta'>{html.escape(span)}</p>")
     if params.get("source"):
-        lines.append(
-            f"<p class='meta'>source: {html.escape(str(params['source']))}; broker: {html.escape(str(params.get('broker')))}</p>"
-        )
+        source = f"source: {params['source']}; broker: {params.get('broker')}"
+        lines.append(f"<p class='meta'>{html.escape(source)}</p>")
     lines.append(f"<p class='meta'>directory: {html.escape(str(run.directory))}</p>")
     lines += [f"<p class='note'>{html.escape(n)}</p>" for n in notes]
     return "\n".join(lines)
