@@ -12,6 +12,7 @@ from adapters.paper import PaperBroker, PaperConfig, PaperPosition, PaperTrade
 from engine.execution import PlaceEntry, entry_tag
 from engine.model import Bar1m, MarketState, PositionContext, Side
 from engine.ports import ContextProvider, Executor
+from engine.products import PRODUCTS, Product
 from engine.risk import DayMetrics, RiskLimits
 
 CDT = timezone(timedelta(hours=-5))
@@ -352,3 +353,32 @@ async def test_fills_and_exits_are_logged_only_when_asked(log_trades: bool) -> N
         "trades": 1, "wins": 1, "losses": 0, "gross": 100.0, "fees": 0.74, "net": 99.26,
         "max_drawdown": 0.0, "open_positions": 0, "pending_entries": 0,
     }  # fmt: skip
+
+
+# -- money by product ----------------------------------------------------------------------
+
+
+async def test_ticks_are_valued_by_the_symbols_product() -> None:
+    """ES: 40 ticks of 0.25 = 10 points, $12.50 a tick, $1.40 a side (MES: $1.25, $0.37)."""
+    broker = PaperBroker()
+    es = PlaceEntry("acct", "ES", "CON.F.US.EP.U25", Side.BUY, 2, "t-es", T)
+    await broker.submit(es, MarketState("ES", T, (), ()))
+    broker.on_minute(flat(T, symbol="ES"))
+    broker.on_minute(minute(T + 60, 6000.0, 6001.0, 5989.0, 5990.0, symbol="ES"))
+    (trade,) = broker.trades
+    assert (trade.exit_reason, trade.exit_price, trade.ticks) == ("stop", 5990.0, -40)
+    assert (trade.gross, trade.fees, trade.net) == (-1000.0, 5.6, -1005.6)
+
+
+async def test_a_product_of_the_config_overrides_the_table() -> None:
+    products = {**PRODUCTS, "MES": Product("MES", 0.25, 1.25, 0.5)}
+    broker = PaperBroker(PaperConfig(products=products))
+    await round_trip(broker, T, win=True)
+    assert broker.trades[0].fees == 1.0
+
+
+async def test_a_symbol_without_a_product_is_refused() -> None:
+    broker = PaperBroker()
+    odd = PlaceEntry("acct", "ZZ", "CON.F.US.ZZ.U25", Side.BUY, 1, "t-zz", T)
+    with pytest.raises(ValueError, match="no tick size and tick value for ZZ"):
+        await broker.submit(odd, MarketState("ZZ", T, (), ()))
