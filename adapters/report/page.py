@@ -47,7 +47,7 @@ from adapters.report.stats import daily_net, decision_counts, trade_stats
 
 MS = 1000.0
 DASH = "\N{EN DASH}"  # no value
-INITIAL_DAYS = 10  # the page opens on the last ten days of the run
+INITIAL_DAYS = 4  # the page opens on the last four days of the run
 REGIME_COLORS = {
     "trend_up": "#2ca02c",
     "trend_down": "#d62728",
@@ -69,19 +69,20 @@ UP, DOWN = "#26a69a", "#ef5350"
 TF_COLORS = ("#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2")
 TOOLS = "xpan,xwheel_zoom,box_zoom,reset,save"
 
-# The y axis of the price follows the candles in view (Bokeh's own ranges fit all data).
+# Each panel's y axis follows what is in view (Bokeh's own ranges fit all the data): the
+# lows and highs of the points from the last one before the view's start to its end.
 FIT_Y = """
 const x = src.data.x, lo = src.data.low, hi = src.data.high;
 const a = xr.start, b = xr.end;
 let i = 0, j = x.length;
 while (i < j) { const m = (i + j) >> 1; if (x[m] < a) i = m + 1; else j = m; }
 let min = Infinity, max = -Infinity;
-for (let k = i; k < x.length && x[k] <= b; k++) {
+for (let k = Math.max(i - 1, 0); k < x.length && x[k] <= b; k++) {
   if (lo[k] < min) min = lo[k];
   if (hi[k] > max) max = hi[k];
 }
 if (min <= max) {
-  const pad = Math.max((max - min) * 0.05, 1e-9);
+  const pad = Math.max((max - min) * 0.05, 0.25);
   yr.start = min - pad;
   yr.end = max + pad;
 }
@@ -206,15 +207,15 @@ def _charts(
     start, end = base.open_time[0], base.close[-1]
     first = max(start, end - INITIAL_DAYS * 86_400 * MS)
     pad = base.minutes * 60 * MS
-    x_range = Range1d(start=first - pad, end=end + pad, bounds=(start - pad, end + pad))
-    window = (base.close >= first) & (base.open_time <= end)
-    y_low, y_high = float(np.nanmin(base.lo[window])), float(np.nanmax(base.h[window]))
-    y_pad = max((y_high - y_low) * 0.05, 1e-9)
+    x_range = Range1d(
+        start=first - pad, end=end + pad, bounds=(start - pad, end + pad), name="time_axis"
+    )
+    view = (float(first - pad), float(end + pad))
     price = _figure(
         "Price (UTC): candles, EMA per timeframe, BUY ▲ / SELL ▼, paper round trips",
         420,
         x_range,
-        Range1d(start=y_low - y_pad, end=y_high + y_pad),
+        Range1d(start=0, end=1),
     )
     price.yaxis.formatter = NumeralTickFormatter(format="0,0.00")
     decided = {d["at"]: d for d in decisions}
@@ -225,10 +226,8 @@ def _charts(
         names.code(text)
     _flat_windows(price, params, start, end)
     groups = []
-    base_source = None
-    for k, frame in enumerate(frames):
-        source = _candle_source(frame, frames, decided, names)
-        base_source = base_source or source
+    sources = [_candle_source(frame, frames, decided, names) for frame in frames]
+    for k, (frame, source) in enumerate(zip(frames, sources, strict=True)):
         groups.append(_candles(price, frame, frames, source, names, visible=k == 0))
         color = TF_COLORS[k % len(TF_COLORS)]
         price.line(
@@ -242,17 +241,31 @@ def _charts(
     markers = _markers(price, base, decisions)
     _round_trips(price, trades)
     price.legend.location = "top_left"
+    price.legend.background_fill_alpha = 0.6
     price.legend.click_policy = "hide"
-    price.x_range.js_on_change(
-        "start",
-        CustomJS(args={"src": base_source, "xr": price.x_range, "yr": price.y_range}, code=FIT_Y),
-    )
+    _follow(price, sources[0], view)
     switch = RadioButtonGroup(labels=[f.label for f in frames], active=0, name="timeframe_switch")
     switch.js_on_change("active", CustomJS(args={"groups": groups}, code=SWITCH_TF))
     strip = _regime_strip(frames, decisions, x_range)
-    equity, daily = _equity(trades, params, x_range, start, end)
+    equity, daily = _equity(trades, params, x_range, view, (start, end))
     layout = column(switch, price, strip, equity, daily, sizing_mode="stretch_width")
     return layout, markers
+
+
+def _follow(fig: Any, source: ColumnDataSource, view: tuple[float, float]) -> None:
+    """`fig`'s y axis fits the `low`..`high` of `source`'s points in view: now (`view`,
+    the initial x range) and after every zoom or pan (FIT_Y, in the browser)."""
+    args = {"src": source, "xr": fig.x_range, "yr": fig.y_range}
+    fig.x_range.js_on_change("start", CustomJS(args=args, code=FIT_Y))
+    x = np.asarray(source.data["x"], dtype=np.float64)
+    first = max(int(np.searchsorted(x, view[0])) - 1, 0)
+    shown = slice(first, int(np.searchsorted(x, view[1], side="right")))
+    low = np.asarray(source.data["low"], dtype=np.float64)[shown]
+    high = np.asarray(source.data["high"], dtype=np.float64)[shown]
+    if len(low):
+        a, b = float(np.nanmin(low)), float(np.nanmax(high))
+        pad = max((b - a) * 0.05, 0.25)
+        fig.y_range.start, fig.y_range.end = a - pad, b + pad
 
 
 def _figure(title: str, height: int, x_range: Range1d, y_range: Any = None) -> Any:
@@ -567,24 +580,43 @@ def _span(
 
 
 def _equity(
-    trades: list[dict[str, Any]], params: dict[str, Any], x_range: Range1d, start: float, end: float
+    trades: list[dict[str, Any]],
+    params: dict[str, Any],
+    x_range: Range1d,
+    view: tuple[float, float],
+    run: tuple[float, float],
 ) -> tuple[Any, Any]:
-    equity = _figure("Cumulative net P&L after fees (USD) and drawdown", 220, x_range)
-    daily = _figure("Net P&L per trading day (17:00 CT to 17:00 CT, USD)", 170, x_range)
+    start, end = run
+    equity = _figure(
+        "Cumulative net P&L after fees (USD) and drawdown", 220, x_range, Range1d(start=-1, end=1)
+    )
+    daily = _figure(
+        "Net P&L per trading day (17:00 CT to 17:00 CT, USD)",
+        170,
+        x_range,
+        Range1d(start=-1, end=1),
+    )
     for fig in (equity, daily):
         fig.yaxis.formatter = NumeralTickFormatter(format="0,0")
     exits = _ms([t["exit_time"] for t in trades])
     nets = np.array([float(t["net"]) for t in trades], dtype=np.float64)
     x = np.concatenate(([start], exits, [end]))
     curve = np.concatenate(([0.0], np.cumsum(nets), [float(np.sum(nets))]))
-    drawdown = curve - np.maximum.accumulate(curve)
+    peak = np.maximum.accumulate(curve)
     source = ColumnDataSource(
-        {"x": x, "equity": curve, "drawdown": drawdown, "zero": np.zeros_like(x)}
+        {
+            "x": x,
+            "equity": curve,
+            "peak": peak,
+            "drawdown": curve - peak,
+            "low": curve,
+            "high": peak,
+        }
     )
-    equity.varea_step(
+    equity.varea_step(  # the drawdown: the fall from the running peak, shaded under it
         "x",
-        "zero",
-        "drawdown",
+        "equity",
+        "peak",
         source=source,
         step_mode="after",
         fill_color=DOWN,
@@ -621,6 +653,8 @@ def _equity(
             "day": [d * MS for d, _ in days],
             "net": [n for _, n in days],
             "color": [UP if n > 0 else DOWN for _, n in days],
+            "low": [min(n, 0.0) for _, n in days],
+            "high": [max(n, 0.0) for _, n in days],
         }
     )
     bars = daily.vbar(
@@ -639,6 +673,8 @@ def _equity(
             formatters={"@day": "datetime"},
         )
     )
+    _follow(equity, source, view)
+    _follow(daily, day_source, view)
     return equity, daily
 
 
