@@ -27,13 +27,12 @@ from pathlib import Path
 
 from PIL import Image
 from playwright.sync_api import Browser, sync_playwright
+from quirky_year import write as write_year
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from adapters.report.build import write_report  # noqa: E402
-from bench.quirky_year import write as write_year  # noqa: E402
-from worker.replay import replay_csv  # noqa: E402
-from worker.settings import SAMPLE_FEED, load_settings  # noqa: E402
+from adapters.logs import configure_logging
+from adapters.report.build import write_report
+from worker.replay import replay_csv
+from worker.settings import SAMPLE_FEED, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -106,6 +105,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="keep the runs here (default: a temp dir)")
     parser.add_argument("--screenshots", type=Path, help="write report-*.png here (docs/)")
     args = parser.parse_args()
+    configure_logging("ERROR", "json")  # the replays' rejected rows are not the point here
     base = args.out or Path(tempfile.mkdtemp(prefix="report-bench-"))
     base.mkdir(parents=True, exist_ok=True)
     year_csv = base / "year.csv"

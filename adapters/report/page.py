@@ -381,7 +381,12 @@ def _candles(
         texts[f"@{{regime_{label}}}"] = names.hover()
     rows.append(("decision", "@action{custom} @reason{custom}"))
     fig.add_tools(
-        HoverTool(renderers=[body], tooltips=rows, formatters={"@t1": "datetime", **texts})
+        HoverTool(
+            renderers=[body],
+            tooltips=rows,
+            formatters={"@t1": "datetime", **texts},
+            mode="vline",  # anywhere above or below a candle shows it
+        )
     )
     return [wick, body]
 

@@ -146,6 +146,38 @@ def test_the_timeframe_switch_shows_one_set_of_candles(pages: dict[str, Opened])
     assert opened.errors == []
 
 
+TOOLTIP = """() => {
+  const out = [];
+  const walk = (root) => {
+    for (const el of root.querySelectorAll('*')) {
+      if (el.shadowRoot) walk(el.shadowRoot);
+      if (el.classList.contains('bk-tooltip-content')) out.push(el.textContent);
+    }
+  };
+  walk(document);
+  return out.join(' | ');
+}"""
+
+
+def test_hovering_a_candle_shows_its_values_and_the_decision(
+    browser: Browser, replay_dir: Path
+) -> None:
+    opened = open_report(browser, replay_dir / "report.html")
+    box = opened.page.locator(".bk-Figure").first.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    opened.page.mouse.move(x, y, steps=5)
+    opened.page.mouse.move(x + 3, y, steps=2)
+    opened.page.wait_for_function(f"() => ({TOOLTIP})().includes('decision')")
+    text = opened.page.evaluate(TOOLTIP)
+    for part in ("5m closing", "O H L C", "5m: EMA", "15m: EMA", "30m: EMA", "slope", "decision:"):
+        assert part in text, text
+    regimes = ("trend_up", "trend_down", "range", "insufficient")
+    assert any(regime in text for regime in regimes), text
+    assert any(f"decision: {action} " in text for action in ("HOLD", "BUY", "SELL")), text
+    assert opened.errors == []
+
+
 def test_the_live_run_wrote_its_parameters(live_dir: Path) -> None:
     run = json.loads((live_dir / "run.json").read_text())
     assert run["symbols"] == ["MES"] and run["source"].startswith("sample feed")
