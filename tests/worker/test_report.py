@@ -146,6 +146,24 @@ def test_the_timeframe_switch_shows_one_set_of_candles(pages: dict[str, Opened])
     assert opened.errors == []
 
 
+ZOOM = """async (hours) => {
+  const xr = Bokeh.documents[0].get_model_by_name('time_axis');
+  const end = xr.bounds[1], start = hours ? end - hours * 3600e3 : xr.bounds[0];
+  xr.setv({start, end});
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  return Bokeh.documents[0].get_model_by_name('candles_5m').data_source.get_length();
+}"""
+
+
+def test_the_candles_drawn_follow_the_view(pages: dict[str, Opened], live_dir: Path) -> None:
+    """Two hours in view: the candles of six hours are drawn; the whole run: all of them."""
+    five = sum(1 for bar in lines(live_dir / "bars.jsonl") if bar["timeframe"] == "5m")
+    page = pages["live"].page
+    assert 24 <= page.evaluate(ZOOM, 2) <= 6 * 12 + 1
+    assert page.evaluate(ZOOM, 0) == five
+    assert pages["live"].errors == []
+
+
 TOOLTIP = """() => {
   const out = [];
   const walk = (root) => {
