@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     sample_feed: Path = Field(SAMPLE_FEED, description="CSV export streamed when no SUPABASE_URL")
     sample_speed: float = Field(600.0, gt=0, description="sample feed pace, x real time")
     sample_live_rows: int = Field(1380, ge=0, description="sample rows streamed live, rest warm-up")
-    out_dir: Path | None = Field(None, description="also write bars/decisions JSONL here")
+    out_dir: Path | None = Field(None, description="also write the run's files here (report)")
 
     # Broker
     broker: Literal["projectx", "paper", "none"] | None = Field(
