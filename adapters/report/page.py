@@ -129,7 +129,7 @@ def render(run: RunFiles, symbol: str | None = None) -> tuple[str, dict[str, int
         page = f"<!DOCTYPE html>\n<html lang='en'><head>{head}</head><body>{body}</body></html>\n"
         return page, {"bars": 0, "decisions": len(decisions), "trades": len(trades), "markers": 0}
     frames = _frames(bars)
-    span_s = (frames[0].close[-1] - frames[0].open_time[0]) / MS
+    span_s = (frames[0].close_time[-1] - frames[0].open_time[0]) / MS
     layout, markers = _charts(frames, decisions, trades, params)
     contents = (
         "{% block postamble %}" + STYLE + "{% endblock %}"
@@ -185,7 +185,7 @@ class Frame:
         self.label = label
         self.minutes = _minutes(label)
         self.open_time = _ms([r["open_time"] for r in rows])
-        self.close = _ms([r["close_time"] for r in rows])  # close times, ms
+        self.close_time = _ms([r["close_time"] for r in rows])
         self.o = _floats([r["open"] for r in rows])
         self.h = _floats([r["high"] for r in rows])
         self.lo = _floats([r["low"] for r in rows])
@@ -199,19 +199,14 @@ def _frames(bars: list[dict[str, Any]]) -> list[Frame]:
     by_tf: dict[str, list[dict[str, Any]]] = {}
     for bar in bars:
         by_tf.setdefault(str(bar["timeframe"]), []).append(bar)
+    # bars.jsonl has each timeframe's bars in close order (one writer, closes in order)
     frames = [Frame(label, rows) for label, rows in by_tf.items()]
-    for frame in frames:  # in close order (a live file is; a merged one may not be)
-        order = np.argsort(frame.close, kind="stable")
-        if not np.all(order == np.arange(len(order))):
-            for name in ("open_time", "close", "o", "h", "lo", "c", "ema", "slope"):
-                setattr(frame, name, getattr(frame, name)[order])
-            frame.regime = [frame.regime[i] for i in order]
     return sorted(frames, key=lambda f: f.minutes)
 
 
 def _asof(frame: Frame, at: np.ndarray[Any, np.dtype[np.float64]]) -> np.ndarray[Any, Any]:
     """Index of `frame`'s last bar closed at or before each instant of `at` (-1: none)."""
-    return np.searchsorted(frame.close, at, side="right") - 1
+    return np.searchsorted(frame.close_time, at, side="right") - 1
 
 
 # -- charts --------------------------------------------------------------------------------
@@ -224,7 +219,7 @@ def _charts(
     params: dict[str, Any],
 ) -> tuple[Any, int]:
     base = frames[0]
-    start, end = base.open_time[0], base.close[-1]
+    start, end = base.open_time[0], base.close_time[-1]
     first = max(start, end - INITIAL_DAYS * 86_400 * MS)
     pad = base.minutes * 60 * MS
     x_range = Range1d(
@@ -326,8 +321,8 @@ def _candle_source(
     decision at its close. Numbers only (texts as indexes into `Names`): a year of 5m
     candles travels as compact binary arrays, not as lists of strings."""
     data: dict[str, Any] = {
-        "x": (frame.open_time + frame.close) / 2,
-        "t1": frame.close,
+        "x": (frame.open_time + frame.close_time) / 2,
+        "t1": frame.close_time,
         "open": frame.o.astype(np.float32),
         "high": frame.h.astype(np.float32),
         "low": frame.lo.astype(np.float32),
@@ -335,7 +330,7 @@ def _candle_source(
         "up": (frame.c >= frame.o).astype(np.uint8),
     }
     for other in frames:
-        index = _asof(other, frame.close)
+        index = _asof(other, frame.close_time)
         ok = index >= 0
         safe = np.where(ok, index, 0)
         data[f"ema_{other.label}"] = np.where(ok, other.ema[safe], math.nan).astype(np.float32)
@@ -343,7 +338,7 @@ def _candle_source(
         codes = np.array([names.code(r) for r in other.regime], dtype=np.uint8)
         data[f"regime_{other.label}"] = np.where(ok, codes[safe], names.code(""))
     action, reason = [], []
-    for t in frame.close:
+    for t in frame.close_time:
         d = decided.get(_iso(t))
         action.append(names.code(d["action"] if d else ""))
         reason.append(names.code(d["reason_code"] if d else ""))
@@ -559,7 +554,7 @@ def _regime_strip(frames: list[Frame], decisions: list[dict[str, Any]], x_range:
         "color": [],
     }
     for frame in frames:
-        for a, b, value, n in _runs(frame.open_time, frame.close, frame.regime):
+        for a, b, value, n in _runs(frame.open_time, frame.close_time, frame.regime):
             _span(data, frame.label, a, b, value, n, REGIME_COLORS.get(value, "#7f7f7f"))
     if decisions:
         at = _ms([d["at"] for d in decisions])
