@@ -25,6 +25,40 @@ BARS, DECISIONS, TRADES, SUMMARY, RUN = (
 )
 
 
+# The fields the report reads, per file (a line without one is not a run's line).
+FIELDS = {
+    BARS: (
+        "symbol",
+        "timeframe",
+        "open_time",
+        "close_time",
+        "open",
+        "high",
+        "low",
+        "close",
+        "ema",
+        "slope",
+        "regime",
+    ),
+    DECISIONS: ("symbol", "at", "action", "reason_code"),
+    TRADES: (
+        "symbol",
+        "side",
+        "size",
+        "entry_time",
+        "entry_price",
+        "exit_time",
+        "exit_price",
+        "exit_reason",
+        "ticks",
+        "gross",
+        "fees",
+        "net",
+        "duration_s",
+    ),
+}
+
+
 class ReportError(Exception):
     """What the operator must fix, in one line (exit 2)."""
 
@@ -82,6 +116,9 @@ def _jsonl(path: Path, cut: list[str]) -> list[dict[str, Any]]:
             record = None
         if not isinstance(record, dict):
             raise ReportError(f"report error: {path}: line {number} is not a JSON object")
+        missing = [name for name in FIELDS[path.name] if name not in record]
+        if missing:
+            raise ReportError(f"report error: {path}: line {number} has no {missing[0]!r}")
         records.append(record)
     return records
 

@@ -252,6 +252,27 @@ def test_a_line_that_is_not_json_is_one_line(
     one_error_line(report(run, capsys), "bars.jsonl", "line 1657 is not a JSON object")
 
 
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('{"symbol":"MES","timeframe":"5m"}', "line 1657 has no 'open_time'"),
+        (
+            '{"symbol":"MES","timeframe":"5m","open_time":"2025-06-12T21:00:00Z",'
+            '"close_time":"2025-06-12T21:05:00Z","open":"abc","high":1,"low":1,"close":1,'
+            '"ema":null,"slope":null,"regime":"range"}',
+            "a value of the wrong type",
+        ),
+    ],
+)
+def test_a_line_without_a_field_or_of_the_wrong_type_is_one_line(
+    replay_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], line: str, expected: str
+) -> None:
+    run = copy(replay_dir, tmp_path)
+    with (run / "bars.jsonl").open("a") as f:
+        f.write(line + "\n")
+    one_error_line(report(run, capsys), expected)
+
+
 def copy(run: Path, tmp_path: Path) -> Path:
     shutil.copytree(run, tmp_path / "run")
     (tmp_path / "run" / "report.html").unlink()
