@@ -17,7 +17,7 @@ from pathlib import Path
 
 from adapters.dryrun import DisabledExecutor, FlatBookContexts, SignalsOnlyExecutor
 from adapters.files.csv_source import SampleFeed
-from adapters.files.jsonl import JsonlRecorder, NullRecorder
+from adapters.files.jsonl import TRADES, JsonlRecorder, NullRecorder
 from adapters.freshness_gate import FreshnessGate
 from adapters.leader_gate import LeaderGate
 from adapters.lease import AdvisoryLease, StaticLease
@@ -323,7 +323,10 @@ def build_broker(settings: Settings, delivery: OutboxDelivery | None = None) -> 
         )
     if kind == "paper":
         # paper_fill / paper_exit: what the simulated book does, on the log.
-        book = PaperBroker(paper_config(settings, settings.symbol_list), log_trades=True)
+        trades = settings.out_dir / TRADES if settings.out_dir else None
+        book = PaperBroker(
+            paper_config(settings, settings.symbol_list), log_trades=True, trades_file=trades
+        )
         reason = "trading disabled" if not settings.trading_enabled else "paper broker"
         return Broker(
             contexts=book,

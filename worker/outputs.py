@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from adapters.files.jsonl import write_jsonl
+from adapters.files.jsonl import TRADES, write_jsonl
 from adapters.paper.broker import PaperBroker
 from adapters.paper.trades import trade_record
 from worker.pipeline import Pipeline
@@ -20,7 +20,6 @@ from worker.trader import Trader
 
 RUN = "run.json"
 SUMMARY = "summary.json"
-TRADES = "trades.jsonl"
 
 
 def run_parameters(
@@ -61,6 +60,8 @@ def run_parameters(
 
 
 def write_run(out_dir: Path, parameters: dict[str, Any]) -> None:
+    """run.json; a summary.json of an earlier run goes: only a finished run has one."""
+    (out_dir / SUMMARY).unlink(missing_ok=True)
     (out_dir / RUN).write_text(json.dumps(parameters, indent=2) + "\n")
 
 

@@ -14,7 +14,7 @@ from tqdm import tqdm  # type: ignore[import-untyped]
 from adapters import events
 from adapters.files.csv_source import CsvSource
 from worker.app import App, build_replay
-from worker.outputs import SUMMARY, run_parameters, write_results, write_run
+from worker.outputs import run_parameters, write_results, write_run
 from worker.settings import Settings
 
 
@@ -47,11 +47,10 @@ async def replay(
     total_rows: int | None = None,
 ) -> dict[str, Any]:
     """Every event of the app's source through the pipeline; each closed instant decided
-    before the next row, as live. A summary.json left by an earlier run goes first: only
-    a finished replay writes one. run.json (the parameters, `source` the input in words)
-    is written first."""
+    before the next row, as live. run.json (the parameters, `source` the input in words)
+    is written first, and a summary.json left by an earlier run goes with it: only a
+    finished replay writes one."""
     source = source or app.source.name
-    (out_dir / SUMMARY).unlink(missing_ok=True)
     symbols = tuple(sorted(app.pipeline.symbols))
     write_run(
         out_dir, run_parameters(app.settings, symbols=symbols, source=source, broker=app.broker)

@@ -27,6 +27,7 @@ Fill model (our choices, stated):
 
 With `log_trades` (the live worker), every fill logs `paper_fill` and every exit
 `paper_exit`; a replay leaves it off and writes its round trips to trades.jsonl instead.
+With `trades_file` (a live run's OUT_DIR), each exit also appends its trades.jsonl line.
 """
 
 from __future__ import annotations
@@ -34,9 +35,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from adapters import events
+from adapters.files.jsonl import jsonl_line
 from adapters.paper.trades import PaperTrade, money, stats, trade_record
 from engine.calendar import trading_day_start
 from engine.execution import PlaceEntry
@@ -91,9 +94,19 @@ class PaperPosition:
 class PaperBroker:
     """Simulated execution and account context; see the module docstring for the model."""
 
-    def __init__(self, config: PaperConfig | None = None, log_trades: bool = False) -> None:
+    def __init__(
+        self,
+        config: PaperConfig | None = None,
+        log_trades: bool = False,
+        trades_file: Path | None = None,
+    ) -> None:
         self.config = config or PaperConfig()
         self.log_trades = log_trades  # paper_fill / paper_exit lines (live); a replay has files
+        # Live with OUT_DIR: trades.jsonl, a line appended at each exit (emptied here)
+        self.trades_file = trades_file
+        if trades_file is not None:
+            trades_file.parent.mkdir(parents=True, exist_ok=True)
+            trades_file.write_bytes(b"")
         self.counts: Counter[str] = Counter()  # submitted, filled, duplicate, refused_busy
         self._tz = ZoneInfo(self.config.market_tz)
         self._pending: dict[str, dict[str, tuple[PlaceEntry, int]]] = {}  # symbol, account
@@ -273,6 +286,9 @@ class PaperBroker:
             position.tag,
         )
         self._trades.append(trade)
+        if self.trades_file is not None:
+            with self.trades_file.open("ab") as handle:
+                handle.write(jsonl_line(trade_record(trade)))
         if self.log_trades:
             day_net = self.metrics(position.account).net_pnl
             events.paper_exit(trade_record(trade), day_net=money(day_net))

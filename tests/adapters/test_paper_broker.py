@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
 
 from adapters.paper import PaperBroker, PaperConfig, PaperPosition, PaperTrade
+from adapters.paper.trades import trade_record
 from engine.execution import PlaceEntry, entry_tag
 from engine.model import Bar1m, MarketState, PositionContext, Side
 from engine.ports import ContextProvider, Executor
@@ -382,3 +385,17 @@ async def test_a_symbol_without_a_product_is_refused() -> None:
     odd = PlaceEntry("acct", "ZZ", "CON.F.US.ZZ.U25", Side.BUY, 1, "t-zz", T)
     with pytest.raises(ValueError, match="no tick size and tick value for ZZ"):
         await broker.submit(odd, MarketState("ZZ", T, (), ()))
+
+
+async def test_a_trades_file_gets_a_line_at_each_exit(tmp_path: Path) -> None:
+    """Live with OUT_DIR: trades.jsonl grows as trades close (emptied at the start)."""
+    path = tmp_path / "out" / "trades.jsonl"
+    path.parent.mkdir()
+    path.write_text("an earlier run's line\n")
+    broker = PaperBroker(trades_file=path)
+    assert path.read_bytes() == b""
+    await round_trip(broker, T, win=True)
+    await round_trip(broker, T + 600, win=False)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert lines == [json.loads(json.dumps(trade_record(t))) for t in broker.trades]
+    assert [line["exit_reason"] for line in lines] == ["target", "stop"]
