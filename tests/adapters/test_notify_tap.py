@@ -16,7 +16,7 @@ from adapters import events
 from adapters.logs import configure_logging
 from adapters.notify import Notes, Notifier, SendPolicy
 from engine.execution import PlaceEntry
-from engine.model import ActionPlan, Action, MarketState, Side
+from engine.model import Action, ActionPlan, MarketState, Side
 from engine.risk import Fill
 from engine.round_trips import Leg, RoundTrip
 from tests.fakes.notify_receiver import NotifyReceiver
@@ -32,7 +32,10 @@ def _trip() -> RoundTrip:
     def fill(i: int, at: float, price: float, pnl: float | None, side: Side) -> Fill:
         return Fill(i, "main", "CON.F.US.MES.Z26", at, price, pnl, 0.37, side, 1, False, i)
 
-    entry, exit_ = fill(1, AT + 5, 6000.25, None, Side.BUY), fill(2, AT + 900, 6010.25, 50.0, Side.SELL)
+    entry, exit_ = (
+        fill(1, AT + 5, 6000.25, None, Side.BUY),
+        fill(2, AT + 900, 6010.25, 50.0, Side.SELL),
+    )
     return RoundTrip(
         "k1", "main", 1001, "CON.F.US.MES.Z26", "MES", Side.BUY, 1,
         (Leg(entry, 1, 0.0, 0.37),), (Leg(exit_, 1, 50.0, 0.37),),
