@@ -13,6 +13,7 @@ manual trigger (POST /webhook): the same path as a bar close, at once.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,7 @@ async def _trigger(port: int) -> dict[str, Any]:
         if "skipped" not in answer:
             decision: dict[str, Any] = answer["decisions"]["MES"][0]
             return decision
-        await __import__("asyncio").sleep(0.1)
+        await asyncio.sleep(0.1)
     raise AssertionError("the worker never started")
 
 
