@@ -103,7 +103,7 @@ class AppriseSender:
         self.counts: Counter[str] = Counter()
         self._apprise_log = _LastRecord()
         library = logging.getLogger("apprise")
-        library.addHandler(self._apprise_log)
+        library.addHandler(self._apprise_log)  # removed at close
         library.propagate = False  # its records name hosts and paths: never printed
         library.setLevel(logging.WARNING)
 
@@ -134,6 +134,8 @@ class AppriseSender:
         self._thread.join(max(0.0, deadline - time.monotonic()))
         if self._thread.is_alive():
             self.counts["abandoned"] += self._queue.qsize()
+        else:
+            logging.getLogger("apprise").removeHandler(self._apprise_log)
 
     def _run(self) -> None:
         while True:

@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.livekit import WorkerProcess
+from tests.e2e.livekit import Inserter, WorkerProcess, insert_now, minute_row
 from tests.e2e.test_live_faults import _states
+from tests.e2e.test_live_supabase import _env as live_env
 from tests.fakes.notify_receiver import NotifyReceiver
 from tests.fakes.ports import ReservedPort
 from tests.fakes.postgrest import FakePostgrest
@@ -170,3 +172,35 @@ async def test_a_bad_receiver_changes_nothing_for_orders(
     failed = worker.named("notify_failed")
     assert all(e["target"] == "1 (JSON)" for e in failed)
     _no_secret(json.dumps(worker.events))
+
+
+async def test_a_stale_feed_and_its_recovery_are_notified(
+    pg_dsn: str, fake_realtime: FakeRealtime, fake_postgrest: FakePostgrest, tmp_path: Path
+) -> None:
+    """Inside the session (calendar `always`) no live row for STALE_AFTER_SECONDS after
+    start: `feed_stale`; rows flowing again: `feed_recovered`, each notified once."""
+    now = int(time.time()) // 60 * 60
+    insert_now(pg_dsn, [minute_row(now, i) for i in range(-30, -1)])
+    with NotifyReceiver() as receiver:
+        env = live_env(
+            fake_realtime, fake_postgrest, tmp_path / "out", SESSION_CALENDAR="always",
+            STALE_AFTER_SECONDS="3", NOTIFY_URLS=receiver.url(HOOK), HEALTH_PORT="0",
+            TIMEFRAMES="1,2", EMA_PERIOD="5", SLOPE_WINDOW="3", WARMUP_BARS="0",
+        )  # fmt: skip
+        worker = WorkerProcess(env)
+        await worker.start()
+        try:
+            await worker.wait_for(lambda: bool(worker.named("feed_stale")), 30, "feed_stale")
+            async with Inserter(pg_dsn) as ins:  # the same minute again and again: live rows
+                deadline = time.monotonic() + 30
+                while not worker.named("feed_recovered") and time.monotonic() < deadline:
+                    await ins.insert([minute_row(now, -1)], pause_s=0.2)
+            await worker.wait_for(lambda: bool(worker.named("feed_recovered")), 5, "recovered")
+            await worker.wait_for(lambda: bool(receiver.named("Data feed recovered")), 5, "note")
+        finally:
+            assert await worker.stop() == 0
+    stale = receiver.named("Data feed STALE")
+    assert stale and "inside the session" in stale[0]["message"]
+    assert len(receiver.named("Data feed recovered")) == len(worker.named("feed_recovered"))
+    assert len(stale) == len(worker.named("feed_stale"))  # one note per turn, no more
+    _no_secret(json.dumps(receiver.notes) + json.dumps(worker.events))
