@@ -62,6 +62,10 @@ class Run:
     accounts: int
     latency_ms: float
     per_decision: list[dict[str, float]] = field(default_factory=list)  # account -> ms
+    # the last account's order: frame read -> its Position/searchOpen arrives, and from
+    # there -> its Order/place arrives (ms)
+    to_read: list[float] = field(default_factory=list)
+    read_to_place: list[float] = field(default_factory=list)
     requests: Counter[str] = field(default_factory=Counter)  # path -> count, measured rows
     decisions: int = 0
     missing: int = 0  # measured rows without an order for every account
@@ -225,6 +229,16 @@ async def run_one(args: argparse.Namespace, n: int, probe: Probe, log: Any) -> R
                     result.per_decision.append(
                         {name: (ns - rx) / 1e6 for name, ns in places.items()}
                     )
+                    last = max(places, key=lambda name: places[name])
+                    reads = [
+                        r.arrived_ns
+                        for r in new
+                        if r.path == "/api/Position/searchOpen"
+                        and r.body.get("accountId") == ids[last]
+                    ]
+                    if reads:
+                        result.to_read.append((reads[0] - rx) / 1e6)
+                        result.read_to_place.append((places[last] - reads[0]) / 1e6)
                     await asyncio.sleep(0.02)
             finally:
                 gw.set_latency(0.0)
@@ -250,7 +264,8 @@ def report(args: argparse.Namespace, runs: list[Run]) -> None:
         f" TRADING_ENABLED=true, {hub}, one decision at a time; ms)"
     )
     header = (
-        f"{'accounts':>8}{'decisions':>10}{'p50 last':>10}{'p99 last':>10}{'max last':>10}"
+        f"{'accounts':>8}{'decisions':>10}{'p50 last':>10}{'p90 last':>10}{'p99 last':>10}"
+        f"{'max last':>10}"
         f"{'p50 first':>10}{'p99 all':>9}  target p99 last <= {target:g} ms"
     )
     print(header)
@@ -264,10 +279,24 @@ def report(args: argparse.Namespace, runs: list[Run]) -> None:
             continue
         verdict = "PASS" if pct(last, 0.99) <= target else "FAIL"
         print(
-            f"{r.accounts:>8}{len(last):>10}{pct(last, 0.5):>10.1f}{pct(last, 0.99):>10.1f}"
+            f"{r.accounts:>8}{len(last):>10}{pct(last, 0.5):>10.1f}{pct(last, 0.9):>10.1f}"
+            f"{pct(last, 0.99):>10.1f}"
             f"{max(last):>10.1f}{pct(first, 0.5):>10.1f}{pct(every, 0.99):>9.1f}  {verdict}"
             + (f" ({r.missing} decisions without every order)" if r.missing else "")
         )
+    print(
+        f"\nthe last account's order in two legs (ms; the injected latency alone: "
+        f"{rtt / 2:g} + {rtt:g}):"
+    )
+    for r in runs:
+        legs = [("frame read -> Position/searchOpen arrives", r.to_read)]
+        legs.append(("Position/searchOpen -> Order/place arrives", r.read_to_place))
+        for name, values in legs:
+            if values:
+                print(
+                    f"  {r.accounts} account(s): {name:<44} p50 {pct(values, 0.5):6.1f}"
+                    f"  p99 {pct(values, 0.99):6.1f}"
+                )
     print("\nrequests per decision per account (at the gateway, measured rows):")
     for r in runs:
         per = r.decisions * r.accounts
