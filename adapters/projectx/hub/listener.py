@@ -193,6 +193,7 @@ class UserHubListener:
             events.hub_deliver_failed(kind=kind)
 
     def on_bad_frame(self, reason: str, detail: str) -> None:
+        self._synced = False  # it may have been a push: REST until the next reconcile
         self.counts["bad_frame"] += 1
         self.counts[f"bad_frame.{reason}"] += 1
         events.hub_bad_frame(reason=reason, detail=detail)
