@@ -10,20 +10,21 @@ are counted at the gateway, for the rate budget (200 requests / 60 s).
 
 Setup, per account count: a scratch PostgreSQL database (tests.fakes.pg) with an hour of
 history; FakePostgrest + FakeRealtime in another process (bench/_latency_server.py, a
-steady rise: every decision is a BUY); in this process the ProjectX gateway fake
-(tests.fakes.projectx_gateway, its own thread and loop) with `set_latency`: every request
-takes the round trip longer, half on its way in (where its arrival is stamped), half on
-the answer's way back; market orders stay working (no fill, so no position: every
-decision enters); the user hub fake (tests.fakes.signalr_hub) on this loop unless
-`--no-hub`. The worker is the real one: `build(load_settings(...))` + `worker.run.run`,
-BROKER=projectx, TRADING_ENABLED=true, TIMEFRAMES=1,2 (a decision on every row).
+steady rise: every decision is a BUY); the ProjectX gateway fake and, unless `--no-hub`,
+the user hub fake in a third (bench/_gateway_server.py), the gateway with `set_latency`:
+every request takes the round trip longer, half on its way in (where its arrival is
+stamped), half on the answer's way back; market orders stay working (no fill, so no
+position: every decision enters). The worker is the real one, in this process:
+`build(load_settings(...))` + `worker.run.run`, BROKER=projectx, TRADING_ENABLED=true,
+TIMEFRAMES=1,2 (a decision on every row).
 
 Measurement: realtime-py's websocket is instrumented as in bench/live_latency.py (the
 event loop's read of each frame, time.perf_counter_ns); the fake stamps each request's
-arrival with the same clock (same process). One row at a time: the next row is sent
-once the previous decision is over (no queueing). The local rate budget of the client
-is lifted for the run (the bench sends decisions far faster than one per 5 minutes);
-the requests it counts show what a decision costs against the real budget.
+arrival with the same clock (CLOCK_MONOTONIC: one clock for every process on Linux).
+One row at a time: the next row is sent once the previous decision is over (no
+queueing). The client's local rate budget is lifted for the run (the bench decides far
+more often than once per 5 minutes); the requests it counts show what a decision costs
+against the real budget.
 """
 
 from __future__ import annotations
@@ -106,152 +107,184 @@ async def wait_until(what: str, done: Any, worker: asyncio.Task[int], timeout_s:
     return True
 
 
-async def run_one(args: argparse.Namespace, n: int, probe: Probe, log: Any) -> Run:
-    from adapters.logs import configure_logging
-    from adapters.projectx.budget import RateBudget
-    from engine.execution import entry_tag
+class GatewayProcess(ServerProcess):
+    """bench/_gateway_server.py: the gateway fake (and the hub fake) in another process."""
+
+    def __init__(self, account_ids: list[int], hub: bool) -> None:
+        super().__init__("", 0)
+        self.args = ["--accounts", ",".join(map(str, account_ids)), *(() if hub else ("--no-hub",))]
+        self.seen = 0  # requests fetched so far
+
+    async def start(self) -> dict[str, Any]:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench._gateway_server",
+            *self.args,
+            cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        return await self._reply(30)
+
+    async def new_requests(self) -> list[tuple[str, int | None, str | None, int]]:
+        """Requests that reached the fake since the last call: path, accountId,
+        customTag, arrival (perf_counter_ns)."""
+        rows = (await self.request({"cmd": "requests", "since": self.seen}, 10))["requests"]
+        self.seen += len(rows)
+        return [(path.removeprefix("/api/"), account, tag, ns) for path, account, tag, ns in rows]
+
+
+def worker_settings(
+    args: argparse.Namespace, urls: dict[str, Any], gateway: dict[str, Any], ids: dict[str, int]
+) -> Any:
     from tests.e2e.livekit import NO_HUB, far_flat_window
-    from tests.fakes import pg
-    from tests.fakes.projectx_gateway import FakeProjectX
-    from tests.fakes.projectx_wire import ACCOUNT_DEFAULTS
-    from tests.fakes.signalr_hub import FakeUserHub
-    from worker.app import build
-    from worker.run import run
     from worker.settings import load_settings
+
+    return load_settings(
+        supabase_url=urls["rest"],
+        supabase_realtime_url=urls["realtime"],
+        supabase_key=KEY,
+        symbols=SYMBOL,
+        broker="projectx",
+        projectx_base_url=gateway["url"],
+        projectx_username="bench",
+        projectx_api_key="bench-px",
+        projectx_user_hub_url=gateway["hub"] or NO_HUB,
+        account_ids=ids,
+        trade_accounts=",".join(ids),
+        trading_enabled=True,
+        state_dir=Path(tempfile.mkdtemp(prefix="close_to_order_")),
+        health_port=0,
+        timeframes="1,2",
+        ema_period=5,
+        slope_window=3,
+        warmup_bars=0,
+        warmup_days=1,
+        max_signal_age_seconds=86_400,
+        log_format="json",
+        log_level="INFO",
+        out_dir=None,
+        **{k.lower(): v for k, v in far_flat_window().items()},
+    )
+
+
+async def run_one(args: argparse.Namespace, n: int, probe: Probe, log: Any) -> Run:
+    from tests.fakes import pg
 
     minutes = WARM + LEAD_IN + args.decisions
     base = int(time.time()) // 60 * 60 - minutes * 60 - 60  # the last row: a minute ago
-    names = [f"a{i + 1}" for i in range(n)]
-    ids = {name: BASE_ACCOUNT + i for i, name in enumerate(names)}
-    accounts = [{**ACCOUNT_DEFAULTS, "id": i, "name": f"BENCH-{i}"} for i in ids.values()]
-    result = Run(n, args.latency_ms)
+    ids = {f"a{i + 1}": BASE_ACCOUNT + i for i in range(n)}
     dsn = pg.create_database()
     server = ServerProcess(dsn, base, WARM, "--trend")
-    state_dir = Path(tempfile.mkdtemp(prefix="close_to_order_"))
+    gateway = GatewayProcess(list(ids.values()), hub=not args.no_hub)
     try:
         pg.prepare_supabase_shape(dsn)
         with pg.connect(dsn) as conn:
             conn.execute("alter table public.tv_datafeed add column sent_ns bigint")
         urls = await server.start()
-        async with contextlib.AsyncExitStack() as stack:
-            gw = await stack.enter_async_context(
-                FakeProjectX(
-                    username="bench",
-                    api_key="bench-px",
-                    accounts=accounts,
-                    fill_market_orders=False,
-                )
-            )
-            hub_url = NO_HUB
-            if not args.no_hub:
-                hub = await stack.enter_async_context(
-                    FakeUserHub(gw.token_valid, ping_interval_s=5.0)
-                )
-                hub_url = hub.url
-            settings = load_settings(
-                supabase_url=urls["rest"],
-                supabase_realtime_url=urls["realtime"],
-                supabase_key=KEY,
-                symbols=SYMBOL,
-                broker="projectx",
-                projectx_base_url=gw.url,
-                projectx_username="bench",
-                projectx_api_key="bench-px",
-                projectx_user_hub_url=hub_url,
-                account_ids=ids,
-                trade_accounts=",".join(names),
-                trading_enabled=True,
-                state_dir=state_dir,
-                health_port=0,
-                timeframes="1,2",
-                ema_period=5,
-                slope_window=3,
-                warmup_bars=0,
-                warmup_days=1,
-                max_signal_age_seconds=86_400,
-                log_format="json",
-                log_level="INFO",
-                out_dir=None,
-                **{k.lower(): v for k, v in far_flat_window().items()},
-            )
-            app = build(settings, configure_logs=False)
-            configure_logging(settings.log_level, settings.log_format, settings.secrets(), log)
-            client = app.trader.contexts.client  # type: ignore[attr-defined]
-            client.all_budget = RateBudget(10**9, BUDGET[1])  # measured, not enforced, here
-            worker = asyncio.create_task(run(app))
-            try:
-                ok = await wait_until("the subscription", lambda: app.source.live, worker, 60)
-                if not ok:
-                    raise RuntimeError("the worker did not subscribe within 60 s")
-                if not args.no_hub:
-                    await wait_until(
-                        "the user hub", lambda: gw.calls("Order/search"), worker, 30
-                    )  # the hub's reconcile after subscribing reads Order/search last
-                await asyncio.sleep(0.2)
-                gw.set_latency(args.latency_ms / 1000)
-                for k in range(LEAD_IN + args.decisions):
-                    index = WARM + k
-                    at = base + 60 * (index + 1)
-                    tags = {entry_tag(name, SYMBOL, at): name for name in names}
-                    before = len(gw.requests)
-                    decided = sum(app.trader.counts.values())
-                    command = {
-                        "cmd": "stream",
-                        "via": "send_change",
-                        "start": index,
-                        "count": 1,
-                        "gap_us": 0,
-                    }
-                    await server.request(command, timeout_s=30)
-                    await wait_until(
-                        f"the decision at {at}",
-                        lambda d=decided: (
-                            sum(app.trader.counts.values()) >= d + n
-                            and not app.trader.serial.locked()
-                        ),
-                        worker,
-                        30,
-                    )
-                    if k < LEAD_IN:
-                        continue
-                    rx = frame_reads(probe).get(at)
-                    new = gw.requests[before:]
-                    places = {
-                        tags[r.body["customTag"]]: r.arrived_ns
-                        for r in new
-                        if r.path == "/api/Order/place" and r.body.get("customTag") in tags
-                    }
-                    result.decisions += 1
-                    result.requests.update(r.path.removeprefix("/api/") for r in new)
-                    if rx is None or len(places) != n:
-                        result.missing += 1
-                        continue
-                    result.per_decision.append(
-                        {name: (ns - rx) / 1e6 for name, ns in places.items()}
-                    )
-                    last = max(places, key=lambda name: places[name])
-                    reads = [
-                        r.arrived_ns
-                        for r in new
-                        if r.path == "/api/Position/searchOpen"
-                        and r.body.get("accountId") == ids[last]
-                    ]
-                    if reads:
-                        result.to_read.append((reads[0] - rx) / 1e6)
-                        result.read_to_place.append((places[last] - reads[0]) / 1e6)
-                    await asyncio.sleep(0.02)
-            finally:
-                gw.set_latency(0.0)
-                if not worker.done():
-                    signal.raise_signal(signal.SIGTERM)  # run()'s handler: a clean stop
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.wait_for(worker, 30)
-                with contextlib.suppress(Exception):
-                    await app.source.history_client.aclose()  # type: ignore[attr-defined]
+        settings = worker_settings(args, urls, await gateway.start(), ids)
+        return await measure(args, settings, (server, gateway), base, probe, log)
     finally:
+        await gateway.stop()
         await server.stop()
         pg.drop_database(dsn)
-    return result
+
+
+async def measure(
+    args: argparse.Namespace,
+    settings: Any,
+    far: tuple[ServerProcess, GatewayProcess],
+    base: int,
+    probe: Probe,
+    log: Any,
+) -> Run:
+    """Start the worker, stream the rows one decision at a time, stop it."""
+    from adapters.logs import configure_logging
+    from adapters.projectx.budget import RateBudget
+    from worker.app import build
+    from worker.run import run
+
+    gateway = far[1]
+    app = build(settings, configure_logs=False)
+    configure_logging(settings.log_level, settings.log_format, settings.secrets(), log)
+    client = app.trader.contexts.client  # type: ignore[attr-defined]
+    client.all_budget = RateBudget(10**9, BUDGET[1])  # measured, not enforced, here
+    worker = asyncio.create_task(run(app))
+    try:
+        if not await wait_until("the subscription", lambda: app.source.live, worker, 60):
+            raise RuntimeError("the worker did not subscribe within 60 s")
+        if not args.no_hub:  # the hub's reconcile after subscribing reads Order/search last
+            seen: list[str] = []
+            while "Order/search" not in seen:
+                seen += [path for path, *_ in await gateway.new_requests()]
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+        await gateway.new_requests()
+        await gateway.request({"cmd": "latency", "s": args.latency_ms / 1000}, 10)
+        result = Run(len(settings.accounts), args.latency_ms)
+        for k in range(LEAD_IN + args.decisions):
+            await one_decision(app, worker, far, base, WARM + k, probe, result, k >= LEAD_IN)
+        return result
+    finally:
+        await gateway.request({"cmd": "latency", "s": 0}, 10)
+        if not worker.done():
+            signal.raise_signal(signal.SIGTERM)  # run()'s handler: a clean stop
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(worker, 30)
+        with contextlib.suppress(Exception):
+            await app.source.history_client.aclose()  # type: ignore[attr-defined]
+
+
+async def one_decision(
+    app: Any,
+    worker: asyncio.Task[int],
+    far: tuple[ServerProcess, GatewayProcess],
+    base: int,
+    index: int,
+    probe: Probe,
+    result: Run,
+    measured: bool,
+) -> None:
+    """Send row `index`, wait until its decision is over, note what it cost."""
+    from engine.execution import entry_tag
+
+    server, gateway = far
+    names = app.trader.accounts
+    ids = app.settings.account_ids
+    at = base + 60 * (index + 1)
+    tags = {entry_tag(name, SYMBOL, at): name for name in names}
+    decided = sum(app.trader.counts.values())
+    command = {"cmd": "stream", "via": "send_change", "start": index, "count": 1, "gap_us": 0}
+    await server.request(command, timeout_s=30)
+    await wait_until(
+        f"the decision at {at}",
+        lambda: (
+            sum(app.trader.counts.values()) >= decided + len(names)
+            and not app.trader.serial.locked()
+        ),
+        worker,
+        30,
+    )
+    new = await gateway.new_requests()
+    if not measured:
+        return
+    rx = frame_reads(probe).get(at)
+    places = {tags[tag]: ns for path, _, tag, ns in new if path == "Order/place" and tag in tags}
+    result.decisions += 1
+    result.requests.update(path for path, *_ in new)
+    if rx is None or len(places) != len(names):
+        result.missing += 1
+        return
+    result.per_decision.append({name: (ns - rx) / 1e6 for name, ns in places.items()})
+    last = max(places, key=lambda name: places[name])
+    reads = [
+        ns for path, account, _, ns in new if path == "Position/searchOpen" and account == ids[last]
+    ]
+    if reads:
+        result.to_read.append((reads[0] - rx) / 1e6)
+        result.read_to_place.append((places[last] - reads[0]) / 1e6)
+    await asyncio.sleep(0.02)
 
 
 def report(args: argparse.Namespace, runs: list[Run]) -> None:
