@@ -36,7 +36,7 @@ class Recorded(NamedTuple):
     path: str
     body: Any  # the parsed JSON, {} for an empty body, None when it is not JSON
     headers: dict[str, str]  # names lower-cased
-    arrived_ns: int = 0  # time.perf_counter_ns() when it reached the fake (same process)
+    arrived_ns: int = 0  # time.perf_counter_ns() when it reached the fake (CLOCK_MONOTONIC)
 
 
 class FakeProjectX(FaultInjection):
