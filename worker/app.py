@@ -379,15 +379,25 @@ def projectx_broker(settings: Settings, delivery: OutboxDelivery | None) -> Brok
         symbols=settings.symbol_list,
         symbol_ids=settings.contract_symbol_map,
     )
-    contexts = ProjectXContexts(client, ids, resolver, risk_limits(settings))
+    tracker = AccountTracker(client, ids, delivery)
+    listener = user_hub(settings, client, tracker)
+    # canTrade and the day's fills from the hub's state while it is in sync, else REST
+    contexts = ProjectXContexts(
+        client,
+        ids,
+        resolver,
+        risk_limits(settings),
+        hub=lambda account_id: tracker.warm(account_id, listener.in_sync),
+    )
     # Login, then what the operator must fix (unknown account, unresolvable symbol: raised
-    # as UnknownAccount / ContractNotFound), all before any intent or decision.
+    # as UnknownAccount / ContractNotFound), all before any intent or decision. The
+    # contracts phase also starts their daily refresh, off the decision path.
     startup = [
         Phase("broker_login", client.token),
         Phase("accounts", contexts.check_accounts),
-        Phase("contracts", resolver.resolve_all),
+        Phase("contracts", resolver.start),
     ]
-    shutdown: list[Hook] = [client.aclose]
+    shutdown: list[Hook] = [client.aclose, resolver.stop]
     executor: Executor = DisabledExecutor()
     if settings.trading_enabled:
         store = IntentStore(settings.state_dir / "intents.sqlite3")
@@ -395,7 +405,6 @@ def projectx_broker(settings: Settings, delivery: OutboxDelivery | None) -> Brok
         startup.append(Phase("order_intents", real.reconcile))  # before any decision
         shutdown.append(_closer(store.close))
         executor = real
-    listener = user_hub(settings, client, AccountTracker(client, ids, delivery))
     startup.append(Phase("user_hub", listener.start))  # after login and intents
     shutdown.append(listener.stop)  # run in reverse: the listener stops first
     return Broker(
