@@ -7,7 +7,7 @@ import logging
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, MutableMapping, Sequence
 from typing import Any, TextIO
 
 import structlog
@@ -72,10 +72,12 @@ def configure_logging(
     secrets: Iterable[str] = (),
     stream: TextIO | None = None,
     event_counts: Counter[str] | None = None,
+    taps: Sequence[structlog.types.Processor] = (),
 ) -> None:
     """Configure structlog once. `fmt`: json | console | auto (console on a terminal).
     JSON keeps every field at full precision; the console line is for reading (colored
-    on a terminal). `event_counts`, when given, counts `order_*` events as they are logged."""
+    on a terminal). `event_counts`, when given, counts `order_*` events as they are logged.
+    `taps` see every event after secrets are masked (the notifications, adapters/notify/)."""
     out = stream or sys.stdout
     use_console = fmt == "console" or (fmt == "auto" and out.isatty())
     renderer: Any = (
@@ -89,6 +91,7 @@ def configure_logging(
             structlog.processors.format_exc_info,
             *([EventCounter(event_counts)] if event_counts is not None else []),
             SecretMasker(secrets),
+            *taps,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(

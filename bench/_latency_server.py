@@ -2,6 +2,7 @@
 FakeRealtime (tests.fakes) over a scratch database, and the row stream.
 
     python -m bench._latency_server --dsn DSN --key KEY --seed S --base EPOCH --warm N
+                                    [--trend]
 
 (run from the repository root). Inserts the `N` warm-up rows, starts both fakes and
 prints one JSON line {"rest": url, "realtime": url}. Then reads JSON commands, one a
@@ -51,9 +52,20 @@ def iso(epoch_s: float) -> str:
     return datetime.fromtimestamp(epoch_s, UTC).isoformat()
 
 
-def walk(seed: int, base: int, start: int, count: int) -> Iterator[tuple[str, ...]]:
+def walk(
+    seed: int, base: int, start: int, count: int, trend: bool = False
+) -> Iterator[tuple[str, ...]]:
     """(ts, o, h, l, c, v) text of minutes start .. start+count-1 of one random walk whose
-    minute 0 opens at `base` (a 30-minute boundary); ts = bar close + 2 s."""
+    minute 0 opens at `base` (a 30-minute boundary); ts = bar close + 2 s. `trend`: a
+    steady rise instead (+1 a minute: every timeframe trends up, every decision a BUY)."""
+    if trend:
+        for i in range(start, start + count):
+            price = 5000.0 + i
+            yield (
+                iso(base + 60 * i + ARRIVAL_LAG_S), str(price), str(price + 1.0),
+                str(price - 0.25), str(price + 1.0), "10",
+            )  # fmt: skip
+        return
     shift = base - START
     for i, bar in enumerate(iter_bars(start + count, seed)):
         if i >= start:
@@ -75,7 +87,9 @@ class Server:
     def insert_warm_rows(self) -> None:
         rows = [
             (ts, SYMBOL, "1", o, h, low, c, v, None)
-            for ts, o, h, low, c, v in walk(self.args.seed, self.args.base, 0, self.args.warm)
+            for ts, o, h, low, c, v in walk(
+                self.args.seed, self.args.base, 0, self.args.warm, self.args.trend
+            )
         ]
         with psycopg.connect(self.args.dsn) as conn:  # one transaction
             conn.cursor().executemany(_INSERT, rows)
@@ -98,7 +112,7 @@ class Server:
         first_ns = last_ns = 0
         template = dict.fromkeys(self.names)
         sent = 0
-        rows = walk(self.args.seed, self.args.base, start, count)
+        rows = walk(self.args.seed, self.args.base, start, count, self.args.trend)
         for ident, (ts, o, h, low, c, v) in enumerate(rows, start=start + 1):
             stamp = time.time_ns()
             if via == "insert":
@@ -158,6 +172,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--base", type=int, required=True)
     parser.add_argument("--warm", type=int, required=True)
+    parser.add_argument("--trend", action="store_true", help="a steady rise, not a walk")
     asyncio.run(serve(parser.parse_args()))
 
 

@@ -174,8 +174,8 @@ def instrument_app(app: Any, probe: Probe) -> None:
 
 
 class ServerProcess:
-    def __init__(self, dsn: str, base: int) -> None:
-        self.dsn, self.base = dsn, base
+    def __init__(self, dsn: str, base: int, warm: int = WARM, *extra: str) -> None:
+        self.dsn, self.base, self.warm, self.extra = dsn, base, warm, extra
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> dict[str, Any]:
@@ -192,7 +192,8 @@ class ServerProcess:
             "--base",
             str(self.base),
             "--warm",
-            str(WARM),
+            str(self.warm),
+            *self.extra,
             cwd=ROOT,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,

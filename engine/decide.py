@@ -13,6 +13,7 @@ from engine.model import Action, ActionPlan, MarketState, PositionContext, Regim
 class Reason:
     NO_MARKET_STATE: Final = "no_market_state"
     GET_FLAT_WINDOW: Final = "get_flat_window"
+    PAUSED: Final = "paused"
     NO_POSITION_CONTEXT: Final = "no_position_context"
     POSITION_OPEN: Final = "position_open"
     ACCOUNT_GATE_BLOCK: Final = "account_gate_block"
@@ -30,6 +31,7 @@ def _hold(reason: str) -> ActionPlan:
 # Plans carry no per-call data, so one immutable instance per outcome is shared.
 HOLD_NO_MARKET_STATE: Final = _hold(Reason.NO_MARKET_STATE)
 HOLD_FLAT_WINDOW: Final = _hold(Reason.GET_FLAT_WINDOW)
+HOLD_PAUSED: Final = _hold(Reason.PAUSED)
 HOLD_NO_CONTEXT: Final = _hold(Reason.NO_POSITION_CONTEXT)
 HOLD_POSITION_OPEN: Final = _hold(Reason.POSITION_OPEN)
 HOLD_INSUFFICIENT: Final = _hold(Reason.INSUFFICIENT_DATA)
@@ -69,6 +71,8 @@ class HoldFirstDecider:
             return HOLD_NO_MARKET_STATE
         if self.flat_window.contains(state.at):
             return HOLD_FLAT_WINDOW
+        if context is not None and context.paused:  # the pause switch: decided, never sent
+            return HOLD_PAUSED
         if context is None:
             return HOLD_NO_CONTEXT
         if context.position_open:

@@ -110,6 +110,7 @@ class PositionContext:
     position_open: bool = False
     gate_open: bool = True
     gate_reason: str | None = None  # why the account gate is closed, when it is
+    paused: bool = False  # the trader's pause switch is on: BUY/SELL become HOLD `paused`
 
 
 class Side(StrEnum):

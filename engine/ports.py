@@ -92,9 +92,10 @@ class ContextProvider(Protocol):
 
 
 class ContractSource(Protocol):
-    """TradingView root (MES) -> the broker's contract id."""
+    """TradingView root (MES) -> the broker's contract id, known in advance: `current`
+    makes no request (a network source resolves at start and once per trading day)."""
 
-    async def resolve(self, symbol: str) -> str: ...
+    def current(self, symbol: str) -> str: ...
 
 
 class Executor(Protocol):
@@ -145,6 +146,12 @@ class UserEvents(Protocol):
     """The broker's account, order, position and trade events, delivered as engine values
     (engine/account_state.py) to the callback it was built with; it (re)connects and
     re-subscribes on its own until stopped."""
+
+    @property
+    def in_sync(self) -> bool:
+        """The state folded from its events is current: connected, caught up after the
+        (re)connect, nothing left unread since."""
+        ...
 
     async def start(self) -> None: ...
 

@@ -48,3 +48,18 @@ def test_the_live_latency_bench_runs_and_sees_every_decision() -> None:
     paced = next(line for line in done.stdout.splitlines() if line.startswith("paced (gap"))
     rows, _sent, _received, _worker, decisions, *_ = paced.split(")", 1)[1].split()
     assert (rows, decisions) == ("300", "60"), paced
+
+
+def test_the_close_to_order_bench_runs_and_sees_every_order() -> None:
+    """Two accounts, three decisions: every decision's orders are seen, with the hub in
+    sync two requests per account (the positions read and the order)."""
+    done = subprocess.run(
+        [sys.executable, "bench/close_to_order.py", "--accounts", "2", "--decisions", "3"],
+        cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    row = next(line.split() for line in lines if line.split()[:1] == ["2"])
+    assert row[:2] == ["2", "3"], lines  # accounts, complete decisions
+    assert "without every order" not in done.stdout
+    assert any(line.strip().startswith("2 account(s): 2.00 (") for line in lines), lines

@@ -65,12 +65,26 @@ def _crashed(exc: Exception) -> None:
     events.worker_crashed(exc, error=describe(exc))
 
 
+# What queued notifications get at exit (one attempt each): within the 2 s stop budget.
+NOTIFY_CLOSE_S = 0.5
+
+
 def _run() -> int:
     from worker.app import build
     from worker.run import run
 
     settings = load_settings()
-    return asyncio.run(run(build(settings)))
+    app = build(settings)
+    try:
+        return asyncio.run(run(app))
+    except (ConfigError, StartupRefused, KeyboardInterrupt, BrokenPipeError):
+        raise
+    except Exception as exc:  # noqa: BLE001 -- a bug: logged (and notified) as main does
+        _crashed(exc)
+        return 1
+    finally:
+        if app.notifier is not None:  # after the last event: worker_stopped or _crashed
+            app.notifier.close(NOTIFY_CLOSE_S)
 
 
 def _replay(args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from adapters import events
 from adapters.projectx.client import ProjectXClient
-from adapters.projectx.parsing import order_event, position_event, trade_event
+from adapters.projectx.parsing import account_event, order_event, position_event, trade_event
 from adapters.supabase.results import trade_result_row
 from engine.account_state import (
     AccountEvent,
@@ -58,19 +58,30 @@ class AccountTracker:
         self.states[account_id] = state
         self._effects(effects)
 
+    def warm(self, account_id: int, in_sync: bool) -> AccountState | None:
+        """The account's state when it may stand in for REST reads (`in_sync`: the hub's
+        word) and the broker has described the account (its `canTrade` is known)."""
+        state = self.states.get(account_id)
+        if not in_sync or state is None or state.balance is None:
+            return None
+        return state
+
     async def reconcile(self) -> None:
         """REST snapshots for every account: events missed while disconnected.
 
         The snapshots are fetched first; the state is read and replaced afterwards with
         no await in between, so hub events folded meanwhile are never overwritten."""
+        listed = {item.get("id"): item for item in await self.client.accounts()}
         for account_id in list(self.states):
             start = datetime.fromtimestamp(self._roll(self.states[account_id]).day_start, UTC)
             since = start.isoformat()
             positions = [position_event(p) for p in await self.client.open_positions(account_id)]
             fills = [trade_event(t) for t in await self.client.trades(account_id, since)]
             orders = [order_event(o) for o in await self.client.orders(account_id, since)]
+            item = listed.get(account_id)
+            account = account_event(item) if item is not None else None
             state = self._roll(self.states[account_id])
-            state, effects = reconcile(state, positions, fills, orders)
+            state, effects = reconcile(state, positions, fills, orders, account)
             self.states[account_id] = state
             events.account_reconciled(
                 account=state.account,

@@ -22,7 +22,10 @@ from adapters.freshness_gate import FreshnessGate
 from adapters.leader_gate import LeaderGate
 from adapters.lease import AdvisoryLease, StaticLease
 from adapters.logs import configure_logging
+from adapters.notify import Notes, Notifier, SendPolicy
+from adapters.notify.messages import SIGNAL
 from adapters.paper.broker import PaperBroker, PaperConfig
+from adapters.pause import PausableContexts
 from adapters.projectx.client import ProjectXClient, ProjectXConfig
 from adapters.projectx.context import ProjectXContexts
 from adapters.projectx.contracts import ContractResolver
@@ -48,6 +51,7 @@ from engine.ports import (
 )
 from engine.risk import RiskLimits
 from worker.accounts import AccountTracker
+from worker.control import Control
 from worker.pipeline import Pipeline
 from worker.settings import LIVE_FEED_ONLY, ConfigError, Settings
 from worker.startup import Phase
@@ -73,6 +77,8 @@ class App:
     lease: Lease = field(default_factory=StaticLease)
     event_counts: Counter[str] = field(default_factory=Counter)  # order_* log events
     paper: PaperBroker | None = None  # the paper broker, when it trades: P&L at the end
+    notifier: Notifier | None = None  # NOTIFY_URLS set: logged events -> notes
+    control: Control | None = None  # the pause switch (live worker only)
 
 
 @dataclass
@@ -98,9 +104,14 @@ def build(
 ) -> App:
     """The live worker. Tests pass fakes for any of the keyword dependencies."""
     event_counts: Counter[str] = Counter()
+    notifier = build_notifier(settings)
     if configure_logs:
         configure_logging(
-            settings.log_level, settings.log_format, settings.secrets(), event_counts=event_counts
+            settings.log_level,
+            settings.log_format,
+            settings.secrets(),
+            event_counts=event_counts,
+            taps=[notifier.tap] if notifier is not None else [],
         )
     # The live Supabase source is the one whose time is the wall clock: only there are rows
     # checked against it and entries against their age (replay, the sample feed: simulated).
@@ -134,6 +145,9 @@ def build(
             else SampleFeed(settings.sample_feed, settings.sample_speed, settings.sample_live_rows)
         )
     broker = broker or build_broker(settings, delivery)
+    control = Control(
+        settings.state_dir / "control.sqlite3", pause_on_start=settings.pause_on_start
+    )
     if broker.paper is not None:
         pipeline.minute_listeners.append(broker.paper)
     lease = build_lease(settings)
@@ -143,7 +157,7 @@ def build(
     trader = Trader(
         decider=HoldFirstDecider(settings.decision_config()),
         accounts=broker.accounts,
-        contexts=broker.contexts,
+        contexts=PausableContexts(broker.contexts, lambda: control.paused),
         executor=executor,
         recorder=recorder,
         contracts=broker.contracts,
@@ -157,11 +171,14 @@ def build(
         recorder=recorder,
         on_sample_feed=isinstance(source, SampleFeed),
         broker=settings.effective_broker,
-        startup=[*startup, *broker.startup],
+        # The pause switch first: a restart while paused is paused before any decision.
+        startup=[Phase("pause_switch", control.load), *startup, *broker.startup],
         shutdown=[*shutdown, *broker.shutdown],
         lease=lease,
         event_counts=event_counts,
         paper=broker.paper,
+        notifier=notifier,
+        control=control,
     )
 
 
@@ -269,6 +286,25 @@ def run_mode(app: App) -> RunMode:
     )
 
 
+def build_notifier(settings: Settings) -> Notifier | None:
+    """Notifications when NOTIFY_URLS is set. BUY/SELL signals (NOTIFY_DRY_RUN_SIGNALS)
+    only when no real order goes out: then `order_placed` tells of them."""
+    urls = settings.notify_url_list
+    if not urls:
+        return None
+    wanted = settings.notify_event_set()
+    if sends_orders(settings):
+        wanted -= {SIGNAL}
+    policy = SendPolicy(
+        timeout_s=settings.notify_timeout_seconds,
+        retries=settings.notify_retries,
+        backoff_initial_s=settings.reconnect_initial_seconds,
+        backoff_cap_s=settings.reconnect_cap_seconds,
+        queue_size=settings.notify_queue_size,
+    )
+    return Notifier.build(urls, Notes(wanted), policy, settings.secrets())
+
+
 def sends_orders(settings: Settings) -> bool:
     """Real market orders go to a gateway: TRADING_ENABLED with the ProjectX broker."""
     return settings.trading_enabled and settings.effective_broker == "projectx"
@@ -356,15 +392,25 @@ def projectx_broker(settings: Settings, delivery: OutboxDelivery | None) -> Brok
         symbols=settings.symbol_list,
         symbol_ids=settings.contract_symbol_map,
     )
-    contexts = ProjectXContexts(client, ids, resolver, risk_limits(settings))
+    tracker = AccountTracker(client, ids, delivery)
+    listener = user_hub(settings, client, tracker)
+    # canTrade and the day's fills from the hub's state while it is in sync, else REST
+    contexts = ProjectXContexts(
+        client,
+        ids,
+        resolver,
+        risk_limits(settings),
+        hub=lambda account_id: tracker.warm(account_id, listener.in_sync),
+    )
     # Login, then what the operator must fix (unknown account, unresolvable symbol: raised
-    # as UnknownAccount / ContractNotFound), all before any intent or decision.
+    # as UnknownAccount / ContractNotFound), all before any intent or decision. The
+    # contracts phase also starts their daily refresh, off the decision path.
     startup = [
         Phase("broker_login", client.token),
         Phase("accounts", contexts.check_accounts),
-        Phase("contracts", resolver.resolve_all),
+        Phase("contracts", resolver.start),
     ]
-    shutdown: list[Hook] = [client.aclose]
+    shutdown: list[Hook] = [client.aclose, resolver.stop]
     executor: Executor = DisabledExecutor()
     if settings.trading_enabled:
         store = IntentStore(settings.state_dir / "intents.sqlite3")
@@ -372,7 +418,6 @@ def projectx_broker(settings: Settings, delivery: OutboxDelivery | None) -> Brok
         startup.append(Phase("order_intents", real.reconcile))  # before any decision
         shutdown.append(_closer(store.close))
         executor = real
-    listener = user_hub(settings, client, AccountTracker(client, ids, delivery))
     startup.append(Phase("user_hub", listener.start))  # after login and intents
     shutdown.append(listener.stop)  # run in reverse: the listener stops first
     return Broker(

@@ -1,7 +1,8 @@
-"""A tiny HTTP/1.1 server on asyncio streams: /healthz, /metrics and an optional webhook.
+"""A tiny HTTP/1.1 server on asyncio streams: /healthz, /metrics and, with a secret, the
+POST routes /webhook (the manual trigger) and /control (the pause switch).
 
 One request per connection (`Connection: close`), every read under a timeout, bodies
-only on POST /webhook with a Content-Length no larger than `max_body`. The webhook
+only on the POST routes with a Content-Length no larger than `max_body`. The webhook
 secret is compared in constant time and never logged, echoed or passed on.
 """
 
@@ -31,10 +32,20 @@ _LINGER_S = 1.0  # after an early answer, drain what the client still sends, thi
 @dataclass(frozen=True, slots=True)
 class Webhook:
     """POST /webhook: a JSON object whose `secret` must equal `secret`; `handler` gets the
-    payload without the secret and its dict is the JSON answer."""
+    payload without the secret and its dict is the JSON answer. `control`, when given,
+    answers POST /control the same way (same secret)."""
 
     secret: str = field(repr=False)
     handler: WebhookHandler
+    control: WebhookHandler | None = None
+
+
+class BadRequest(Exception):
+    """Raised by a POST handler for a payload it cannot act on: 400, with `reason`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +147,8 @@ class HealthServer:
         routes = {"/healthz": "GET", "/metrics": "GET"}
         if self.webhook is not None:
             routes["/webhook"] = "POST"
+            if self.webhook.control is not None:
+                routes["/control"] = "POST"
         allowed = routes.get(request.path)
         if allowed is None:
             return _error(HTTPStatus.NOT_FOUND)
@@ -170,35 +183,45 @@ class HealthServer:
         assert self.webhook is not None  # routed here only when configured
         length = request.headers.get("content-length")
         if length is None or "transfer-encoding" in request.headers:
-            return self._rejected(HTTPStatus.LENGTH_REQUIRED, "no_content_length", client)
+            return self._rejected(
+                HTTPStatus.LENGTH_REQUIRED, "no_content_length", client, request.path
+            )
         if not length.isdigit():
-            return self._rejected(HTTPStatus.BAD_REQUEST, "bad_content_length", client)
+            return self._rejected(
+                HTTPStatus.BAD_REQUEST, "bad_content_length", client, request.path
+            )
         if int(length) > self.max_body:
-            return self._rejected(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body_too_large", client)
+            return self._rejected(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body_too_large", client, request.path
+            )
         async with asyncio.timeout(self.read_timeout_s):
             body = await reader.readexactly(int(length))
         try:
             payload = json.loads(body)
         except ValueError:
-            return self._rejected(HTTPStatus.BAD_REQUEST, "not_json", client)
+            return self._rejected(HTTPStatus.BAD_REQUEST, "not_json", client, request.path)
         if not isinstance(payload, dict):
-            return self._rejected(HTTPStatus.BAD_REQUEST, "not_an_object", client)
+            return self._rejected(HTTPStatus.BAD_REQUEST, "not_an_object", client, request.path)
         secret = payload.pop("secret", None)
         if not isinstance(secret, str) or not hmac.compare_digest(
             secret.encode(), self.webhook.secret.encode()
         ):
-            return self._rejected(HTTPStatus.UNAUTHORIZED, "unauthorized", client)
-        events.webhook_accepted(client=client)
+            return self._rejected(HTTPStatus.UNAUTHORIZED, "unauthorized", client, request.path)
+        events.webhook_accepted(client=client, path=request.path)
+        handler = self.webhook.control if request.path == "/control" else self.webhook.handler
+        assert handler is not None  # routed here only when configured
         try:
-            answer = await self.webhook.handler(payload)
+            answer = await handler(payload)
+        except BadRequest as exc:
+            return self._rejected(HTTPStatus.BAD_REQUEST, exc.reason, client, request.path)
         except Exception as exc:  # noqa: BLE001 -- the caller gets a 500, the log says why
-            events.webhook_failed(error=type(exc).__name__, client=client)
+            events.webhook_failed(error=type(exc).__name__, client=client, path=request.path)
             return _error(HTTPStatus.INTERNAL_SERVER_ERROR)
         return Response.json(200, answer)
 
-    def _rejected(self, status: HTTPStatus, reason: str, client: str) -> Response:
-        """A refused webhook call: logged with who sent it (never the body or secret)."""
-        events.webhook_rejected(status=status.value, reason=reason, client=client)
+    def _rejected(self, status: HTTPStatus, reason: str, client: str, path: str) -> Response:
+        """A refused POST: logged with who sent it (never the body or secret)."""
+        events.webhook_rejected(status=status.value, reason=reason, client=client, path=path)
         return _error(status)
 
     async def _send(self, writer: asyncio.StreamWriter, response: Response) -> None:

@@ -79,7 +79,11 @@ class WorkerCollector(Collector):
         orders: Mapping[str, int] | None = None,
         monitor: LoopLagMonitor | None = None,
         clock: Callable[[], float] = time.time,
+        notifier: Counted | None = None,
+        paused: Callable[[], bool] | None = None,
     ) -> None:
+        self.notifier = notifier  # counts: sent, failed, retried, dropped, abandoned, errors
+        self.paused = paused
         self.pipeline = pipeline
         self.trader = trader
         self.source = source
@@ -104,6 +108,16 @@ class WorkerCollector(Collector):
         age = self.last_row_age()
         if age is not None:
             yield _gauge("last_row_age_seconds", "Seconds since the newest row arrived.", age)
+        if self.notifier is not None:
+            yield _by_label(
+                "notifications",
+                "Notifications by outcome: sent, failed, retried, dropped (queue full), ...",
+                "outcome",
+                dict.fromkeys(("sent", "failed", "retried", "dropped"), 0)
+                | dict(self.notifier.counts),
+            )
+        if self.paused is not None:
+            yield _gauge("paused", "1 while the pause switch is on.", float(self.paused()))
         if self.monitor is not None:
             m = self.monitor
             yield _gauge("event_loop_lag_seconds", "Latest event-loop wake-up delay.", m.last_s)
@@ -126,10 +140,15 @@ def build_registry(
     orders: Mapping[str, int] | None = None,
     monitor: LoopLagMonitor | None = None,
     clock: Callable[[], float] = time.time,
+    *,
+    notifier: Counted | None = None,
+    paused: Callable[[], bool] | None = None,
 ) -> CollectorRegistry:
     """A fresh registry holding only the worker's collector."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(WorkerCollector(pipeline, trader, source, orders, monitor, clock))
+    registry.register(
+        WorkerCollector(pipeline, trader, source, orders, monitor, clock, notifier, paused)
+    )
     return registry
 
 

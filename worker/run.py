@@ -34,6 +34,7 @@ from worker.health import HealthFn, HealthServer, Webhook, health_check
 from worker.metrics import LoopLagMonitor, build_registry, render
 from worker.outputs import run_parameters, write_results, write_run
 from worker.startup import StartupStatus, start_up
+from worker.watch import FeedWatch, watch
 
 # Signal to exit within 2 s: the in-flight decision gets DRAIN_S, the shutdown hooks
 # and the lease SHUTDOWN_S, and the interpreter's own exit the rest.
@@ -62,6 +63,8 @@ class StreamStatus:
 async def run(app: App) -> int:
     """0 after a stop signal or the end of a finite source. Raises StartupRefused (exit
     2) on a permanent start-up failure; anything unexpected goes up (exit 1)."""
+    if app.notifier is not None:
+        app.notifier.start()  # stopped by the caller, after the last event (worker/__main__.py)
     events.worker_started(
         symbols=app.settings.symbol_list,
         flat_window=app.settings.flat_window_text,
@@ -79,13 +82,16 @@ async def run(app: App) -> int:
     monitor = LoopLagMonitor()
     monitor.start()
     starting, status = StartupStatus(), StreamStatus()
-    health = await _start_health(app, status, starting, monitor)
+    health, watching = await _start_health(app, status, starting, monitor)
     try:
         if await _unless_stopped(stop, start_up(app, starting)):
             await _serve(app, status, starting, stop)
         else:
             events.worker_stopping(reason="signal", phase=starting.phase, order_in_flight=False)
     finally:
+        watching.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watching
         await _shut_down(app, (lease_stop, lease_task), health, monitor)
     if out_dir is not None:  # trades.jsonl and summary.json, as a replay ends
         wall_s = time.monotonic() - started
@@ -176,15 +182,28 @@ async def _bounded(step: str, work: Awaitable[object], deadline: float) -> None:
 
 async def _start_health(
     app: App, status: StreamStatus, starting: StartupStatus, monitor: LoopLagMonitor
-) -> HealthServer | None:
-    """/healthz, /metrics and the optional webhook, before any start-up phase (503 with
-    the phase until started). A port in use is logged, not fatal: trading must not
-    depend on the health endpoint."""
-    settings = app.settings
-    registry = build_registry(app.pipeline, app.trader, app.source, app.event_counts, monitor)
+) -> tuple[HealthServer | None, asyncio.Task[None]]:
+    """/healthz, /metrics and the optional webhook and /control, before any start-up
+    phase (503 with the phase until started); and the watch over the feed's health and
+    the trading day (worker/watch.py). A port in use is logged, not fatal: trading must
+    not depend on the health endpoint."""
+    settings, control = app.settings, app.control
+    registry = build_registry(
+        app.pipeline,
+        app.trader,
+        app.source,
+        app.event_counts,
+        monitor,
+        notifier=app.notifier,
+        paused=(lambda: control.paused) if control is not None else None,
+    )
     secret = settings.webhook_secret
     webhook = (
-        Webhook(secret.get_secret_value(), lambda payload: _on_webhook(app, starting, payload))
+        Webhook(
+            secret.get_secret_value(),
+            lambda payload: _on_webhook(app, starting, payload),
+            control=control.handle if control is not None else None,
+        )
         if secret is not None and secret.get_secret_value()
         else None
     )
@@ -195,10 +214,14 @@ async def _start_health(
         live_grace_s=settings.reconnect_cap_seconds + 30.0,
         session=CALENDARS[settings.session_calendar],
     )
+    feed = FeedWatch(app.source.name, running)
+    watching = asyncio.create_task(
+        watch(feed, lambda: starting.reason is None, app.notifier), name="watch"
+    )
     server = HealthServer(
         settings.health_host,
         settings.port if settings.port is not None else settings.health_port,
-        _until_started(starting, running),
+        _with_pause(app, _until_started(starting, running)),
         lambda: render(registry),
         webhook=webhook,
     )
@@ -206,11 +229,23 @@ async def _start_health(
         await server.start()
     except OSError as exc:
         events.health_unavailable(error=f"{type(exc).__name__}: {exc}")
-        return None
+        return None, watching
     events.health_listening(
         host=settings.health_host, port=server.port, webhook=webhook is not None
     )
-    return server
+    return server, watching
+
+
+def _with_pause(app: App, check: HealthFn) -> HealthFn:
+    """The health answer with the pause switch (`paused`, and since when and by whom)."""
+
+    def checked() -> tuple[bool, dict[str, Any]]:
+        ok, details = check()
+        if app.control is not None:
+            details = {**details, **app.control.status()}
+        return ok, details
+
+    return checked
 
 
 def _until_started(starting: StartupStatus, running: HealthFn) -> HealthFn:

@@ -22,6 +22,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from adapters.notify.messages import DEFAULT_EVENTS, KNOWN_EVENTS, SIGNAL
+from adapters.notify.sender import targets
 from engine.config import DecisionConfig, EngineConfig
 from engine.products import Product, product_table
 
@@ -137,11 +139,26 @@ class Settings(BaseSettings):
     port: int | None = Field(None, ge=0, le=65535, description="PaaS convention; wins")
     health_port: int = Field(8080, ge=0, le=65535, description="/healthz, /metrics; 0 = any")
     health_host: str = Field("0.0.0.0", description="bind address of the health server")  # noqa: S104
-    webhook_secret: SecretStr | None = Field(None, description="enables POST /webhook")
+    webhook_secret: SecretStr | None = Field(None, description="enables POST /webhook, /control")
+    pause_on_start: bool = Field(False, description="start with the pause switch on")
+
+    # Notifications (Apprise)
+    notify_urls: SecretStr | None = Field(None, description="Apprise URLs, comma-separated")
+    notify_events: str = Field("", description="comma-separated subset; empty = the defaults")
+    notify_dry_run_signals: bool = Field(False, description="also BUY/SELL signals in dry run")
+    notify_timeout_seconds: float = Field(5.0, gt=0, le=60, description="per send attempt, s")
+    notify_retries: int = Field(2, ge=0, le=10, description="attempts after a failed send")
+    notify_queue_size: int = Field(100, ge=1, le=10_000, description="notes waiting; more drop")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
 
-    @field_validator("trading_enabled", "record_decisions", mode="before")
+    @field_validator(
+        "trading_enabled",
+        "record_decisions",
+        "pause_on_start",
+        "notify_dry_run_signals",
+        mode="before",
+    )
     @classmethod
     def _strict_bool(cls, value: object) -> object:
         """`true` / `false` in any case, nothing else: TRADING_ENABLED is the money switch,
@@ -150,6 +167,22 @@ class Settings(BaseSettings):
             if value.strip().lower() not in ("true", "false"):
                 raise ValueError("expected true or false")
             return value.strip().lower() == "true"
+        return value
+
+    @field_validator("notify_urls")
+    @classmethod
+    def _apprise_urls(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip():
+            targets(_split(value.get_secret_value()), 1.0)  # never echoes a URL
+        return value
+
+    @field_validator("notify_events")
+    @classmethod
+    def _notify_events(cls, value: str) -> str:
+        unknown = [name for name in _split(value) if name not in KNOWN_EVENTS]
+        if unknown:
+            known = ", ".join((*DEFAULT_EVENTS, SIGNAL))
+            raise ValueError(f"unknown event {unknown[0]!r}; known: {known}")
         return value
 
     @field_validator("lease_database_url")
@@ -374,14 +407,29 @@ class Settings(BaseSettings):
             market_tz=self.market_tz,
         )
 
+    @property
+    def notify_url_list(self) -> list[str]:
+        urls = self.notify_urls.get_secret_value() if self.notify_urls is not None else ""
+        return _split(urls)
+
+    def notify_event_set(self) -> frozenset[str]:
+        """The events notified: NOTIFY_EVENTS, or the defaults (with `signal` when
+        NOTIFY_DRY_RUN_SIGNALS is set)."""
+        names = set(_split(self.notify_events) or DEFAULT_EVENTS)
+        if self.notify_dry_run_signals:
+            names.add(SIGNAL)
+        return frozenset(names)
+
     def secrets(self) -> list[str]:
         keys = (
             self.supabase_key,
             self.projectx_api_key,
             self.webhook_secret,
             self.lease_database_url,
+            self.notify_urls,
         )
-        return [k.get_secret_value() for k in keys if k is not None and k.get_secret_value()]
+        values = [k.get_secret_value() for k in keys if k is not None and k.get_secret_value()]
+        return values + self.notify_url_list  # each URL holds its service's token
 
     def masked(self) -> dict[str, object]:
         """Effective settings for `check-config`, secrets masked."""

@@ -1,4 +1,5 @@
-"""Decision stage: per closed instant, per account: context -> decide -> log -> execute."""
+"""Decision stage: per closed instant, for every account at once: context -> decide -> log
+-> execute."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ class StaticContracts:
     def __init__(self, mapping: dict[str, str] | None = None) -> None:
         self.mapping = mapping or {}
 
-    async def resolve(self, symbol: str) -> str:
+    def current(self, symbol: str) -> str:
         return self.mapping.get(symbol, symbol)
 
 
@@ -26,9 +27,11 @@ class Trader:
     """Decides (and executes) for every account at each closed instant.
 
     One instant at a time: a manual trigger and a bar close never interleave their
-    context reads and orders. Any failure to get an account's context is a HOLD
-    `no_position_context` for that account; a failing order is logged and never stops
-    the next account."""
+    context reads and orders. Within an instant the accounts go concurrently, each from
+    its context to its order on its own: a slow or failing gateway call of one account
+    never delays another's order. Any failure to get an account's context (the provider
+    bounds it with its own timeout) is a HOLD `no_position_context` for that account
+    only; a failing order is logged and never stops another account."""
 
     def __init__(
         self,
@@ -58,15 +61,16 @@ class Trader:
         async with self.serial:
             if self.log_states:
                 events.market_state(state)
-            plans = []
-            for index, account in enumerate(self.accounts):
-                context = await self._context(account, state)
-                plan = self.decider.decide(state, context)
-                self._record(index, account, state, plan)
-                plans.append(plan)
-                if plan.action is not Action.HOLD:
-                    await self._execute(plan, state, account)
-            return plans
+            accounts = enumerate(self.accounts)
+            return list(await asyncio.gather(*(self._account(i, a, state) for i, a in accounts)))
+
+    async def _account(self, index: int, account: str, state: MarketState) -> ActionPlan:
+        context = await self._context(account, state)
+        plan = self.decider.decide(state, context)
+        self._record(index, account, state, plan)
+        if plan.action is not Action.HOLD:
+            await self._execute(plan, state, account)
+        return plan
 
     def _record(self, index: int, account: str, state: MarketState, plan: ActionPlan) -> None:
         """Count and log the plan; the first account's is the instant's decision line."""
@@ -92,7 +96,7 @@ class Trader:
         """One account's entry; its failure is logged and never blocks another account."""
         entry = None
         try:
-            contract = await self.contracts.resolve(state.symbol)
+            contract = self.contracts.current(state.symbol)
             entry = entry_for(plan, state, account, contract, self.trade_size)
             if entry is not None:
                 await self.executor.submit(entry, state)

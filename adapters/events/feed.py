@@ -87,3 +87,14 @@ def enqueue_failed() -> None:
 def close_failed(*, error: str) -> None:
     """Closing a dead Realtime client failed (it is dropped anyway)."""
     structlog.get_logger().debug("close_failed", error=error)
+
+
+def feed_stale(*, source: str, reason: str) -> None:
+    """Once started, the feed became unhealthy (the `/healthz` rule: inside the session
+    no row for STALE_AFTER_SECONDS, or the source not live): no decision is made."""
+    structlog.get_logger().warning("feed_stale", source=source, reason=reason)
+
+
+def feed_recovered(*, source: str, stale_s: float) -> None:
+    """The feed is healthy again after `stale_s` seconds."""
+    structlog.get_logger().info("feed_recovered", source=source, stale_s=round(stale_s))

@@ -36,15 +36,18 @@ def event_loop_lag(*, lag_s: float) -> None:
     structlog.get_logger().warning("event_loop_lag", lag_s=round(lag_s, 3))
 
 
-def webhook_accepted(*, client: str) -> None:
-    structlog.get_logger().info("webhook_accepted", client=client)
+def webhook_accepted(*, client: str, path: str) -> None:
+    """A POST (`path`: /webhook or /control) with the right secret."""
+    structlog.get_logger().info("webhook_accepted", client=client, path=path)
 
 
-def webhook_rejected(*, status: int, reason: str, client: str) -> None:
-    """A refused call: who sent it, never its body or secret."""
-    structlog.get_logger().warning("webhook_rejected", status=status, reason=reason, client=client)
+def webhook_rejected(*, status: int, reason: str, client: str, path: str) -> None:
+    """A refused POST: who sent it, never its body or secret."""
+    structlog.get_logger().warning(
+        "webhook_rejected", status=status, reason=reason, client=client, path=path
+    )
 
 
-def webhook_failed(*, error: str, client: str) -> None:
-    """The webhook's decision raised (500). `error`: the exception's type only."""
-    structlog.get_logger().error("webhook_failed", error=error, client=client)
+def webhook_failed(*, error: str, client: str, path: str) -> None:
+    """A POST's handler raised (500). `error`: the exception's type only."""
+    structlog.get_logger().error("webhook_failed", error=error, client=client, path=path)

@@ -12,7 +12,8 @@ from engine.timefmt import iso
 
 def trade_result(trip: RoundTrip) -> None:
     """A closed round trip from the hub, queued for `trade_results` (`key`: its
-    `result_key`, `tag`: the entry's customTag, `total_pnl`: net of fees, USD)."""
+    `result_key`, `tag`: the entry's customTag, `side` the position's direction, prices
+    size-weighted in points, `fees` USD, `total_pnl`: net of fees, USD)."""
     structlog.get_logger().info(
         "trade_result",
         key=trip.key,
@@ -20,7 +21,11 @@ def trade_result(trip: RoundTrip) -> None:
         account=trip.account,
         symbol=trip.symbol,
         signal=trip.signal,
+        side=trip.side.value,
         size=trip.size,
+        entry_price=trip.entry_price,
+        exit_price=trip.exit_price,
+        fees=trip.fees,
         total_pnl=trip.net_pnl,
         entry_time=iso(trip.entry_time),
         exit_time=iso(trip.exit_time),

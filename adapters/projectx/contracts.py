@@ -12,6 +12,8 @@ F.US.<ROOT>. Sources of the table (checked while writing it, not at run time):
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -55,7 +57,11 @@ class ContractResolver:
 
     A new trading day resolves again (a rollover switches the active month at a day's
     start); when that refresh fails, the previous contract stays (logged) and the refresh
-    is tried again `retry_s` later. `override` (OVERRIDE_CONTRACT_ID) wins for every root."""
+    is tried again `retry_s` later. `override` (OVERRIDE_CONTRACT_ID) wins for every root.
+
+    The decision path only ever calls `current` (no request): `start` resolves every
+    configured root, then a task looks every `check_s` whether a new trading day began and
+    resolves again when it did, so the day's first decision finds the new contract."""
 
     def __init__(
         self,
@@ -65,13 +71,48 @@ class ContractResolver:
         symbol_ids: dict[str, str] | None = None,
         retry_s: float = 300.0,
         clock: Callable[[], float] = time.time,
+        check_s: float = 60.0,
     ) -> None:
         self.client, self.override, self.clock = client, override, clock
         self.symbols = tuple(symbols)  # configured roots, for resolve_all
         self.symbol_ids = {k.upper(): v.upper() for k, v in (symbol_ids or {}).items()}
         self.retry_s = retry_s
+        self.check_s = check_s  # how often the daily refresh looks at the clock
         self._resolved: dict[str, _Resolved] = {}
         self._retry_at: dict[str, float] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start-up: `resolve_all`, then the daily refresh in the background (once)."""
+        await self.resolve_all()
+        if self._task is None:
+            self._task = asyncio.create_task(self._refresh_daily(), name="contract-refresh")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _refresh_daily(self) -> None:
+        """Forever: `resolve` every root (a request only on a new trading day, or for a
+        refresh that failed and is due again)."""
+        while True:
+            await asyncio.sleep(self.check_s)
+            for root in self.symbols:
+                with contextlib.suppress(Exception):  # resolve logged it; tried again later
+                    await self.resolve(root)
+
+    def current(self, root: str) -> str:
+        """The contract known for `root` now, without a request: the decision path's.
+        Raises LookupError before the root was ever resolved."""
+        if self.override:
+            return self.override
+        known = self._resolved.get(root)
+        if known is None:
+            raise LookupError(f"no contract resolved for {root} yet")
+        return known.contract
 
     async def resolve_all(self) -> dict[str, str]:
         """Start-up: every configured root. Raises ContractNotFound for one that has no

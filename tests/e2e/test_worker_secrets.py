@@ -3,10 +3,13 @@ run goes through warm-up over the Supabase fakes, live decisions, orders on the 
 ProjectX gateway (TRADING_ENABLED=true), the webhook, and the exception paths: a 500
 from Position/searchOpen (context_failed), ambiguous and refused placements, a refused
 Realtime reconnect, a 500 from PostgREST and a terminated lease session. Neither stdout
-nor stderr may then carry a sentinel, nor a token the gateway issued."""
+nor stderr may then carry a sentinel, nor a token the gateway issued. Notifications go
+to a loopback receiver through the real Apprise (its URL holds a sentinel token): each
+notified event of the run arrives once, and no note carries a sentinel or token."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from datetime import UTC, datetime
@@ -20,6 +23,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from tests.e2e.livekit import COLUMNS, Inserter, insert_now
 from tests.e2e.test_worker_lease import NO_HUB, LoggedWorker
+from tests.fakes.notify_receiver import NotifyReceiver
 from tests.fakes.postgrest import FakePostgrest
 from tests.fakes.projectx_gateway import FakeProjectX
 from tests.fakes.realtime_server import FakeRealtime
@@ -28,9 +32,11 @@ SUPABASE_KEY = "sb-SENTINEL-supabase-5c1f0e9a7b"
 PROJECTX_KEY = "px-SENTINEL-projectx-9c2e4d18aa"
 WEBHOOK_SECRET = "wh-SENTINEL-webhook-41d07f3bce"
 LEASE_PASSWORD = "pg-SENTINEL-lease-b85a2c6e01"
+NOTIFY_TOKEN = "nt-SENTINEL-notify-6e3f2a9d17"
 SENTINELS = {
     "SUPABASE_KEY": SUPABASE_KEY, "PROJECTX_API_KEY": PROJECTX_KEY,
     "WEBHOOK_SECRET": WEBHOOK_SECRET, "LEASE_DATABASE_URL password": LEASE_PASSWORD,
+    "NOTIFY_URLS token": NOTIFY_TOKEN,
 }  # fmt: skip
 ACCOUNT_ID = 1001
 WARM, LIVE = 2400, 90  # minutes
@@ -105,6 +111,7 @@ def _states(worker: LoggedWorker, state: str) -> int:
 async def test_no_secret_or_token_in_any_output(pg_dsn: str, tmp_path: Path) -> None:
     rows = trend_rows(WARM + LIVE, LIVE)
     insert_now(pg_dsn, rows[:WARM])
+    receiver = NotifyReceiver()
     async with (
         FakeRealtime(pg_dsn, api_key=SUPABASE_KEY) as rt,
         FakePostgrest(pg_dsn, api_key=SUPABASE_KEY) as rest,
@@ -125,7 +132,9 @@ async def test_no_secret_or_token_in_any_output(pg_dsn: str, tmp_path: Path) -> 
             # The rows' bars closed hours ago: let their entries through the age gate, to
             # walk every order path (tests/e2e/test_live_stale_signal.py tests the gate).
             "MAX_SIGNAL_AGE_SECONDS": "86400",
+            "NOTIFY_URLS": receiver.url(NOTIFY_TOKEN),
         }, cwd=tmp_path)  # fmt: skip
+        receiver.__enter__()
         await worker.start()
         try:
             await worker.wait_for(lambda: _states(worker, "READY") == 1, 60, "subscription")
@@ -183,6 +192,7 @@ async def test_no_secret_or_token_in_any_output(pg_dsn: str, tmp_path: Path) -> 
                 )  # fmt: skip
         finally:
             code = await worker.stop()
+            receiver.__exit__()
         tokens = issued_tokens(gateway)
         tags = [r.body["customTag"] for r in gateway.calls("Order/place")]
 
@@ -198,6 +208,18 @@ async def test_no_secret_or_token_in_any_output(pg_dsn: str, tmp_path: Path) -> 
         p.read_text(errors="replace") for p in (tmp_path / "state").rglob("*") if p.is_file()
     )
     assert not [n for n, v in SENTINELS.items() if v in state_files]
+    # Every notified event of the run arrived once, and no note holds a secret.
+    titles = receiver.titles()
+    for event, title in (
+        ("worker_started", "Worker started"), ("order_placed", "Order placed"),
+        ("order_ambiguous", "Order outcome unknown"), ("order_failed", "ORDER FAILED"),
+        ("leader", "This copy is now the active trader"), ("leader_lost", "Trading lead LOST"),
+        ("worker_stopped", "Worker stopped"),
+    ):  # fmt: skip
+        assert sum(t.startswith(title) for t in titles) == len(worker.named(event)) > 0, event
+    assert receiver.paths and all(p == f"/{NOTIFY_TOKEN}" for p in receiver.paths)
+    notes = json.dumps(receiver.notes)
+    assert not leaks(notes, tokens), leaks(notes, tokens)
 
 
 def test_the_leak_detector_detects() -> None:

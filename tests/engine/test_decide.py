@@ -17,6 +17,7 @@ SESSION = int(datetime(2025, 6, 16, 10, 0, tzinfo=CDT).timestamp())
 FLAT = PositionContext("acct")
 OPEN = PositionContext("acct", position_open=True)
 BLOCKED = PositionContext("acct", gate_open=False, gate_reason="daily_loss_limit")
+PAUSED = PositionContext("acct", paused=True)
 
 
 def bar(timeframe: int, regime: str, at: int = SESSION) -> ClosedBar:
@@ -61,6 +62,11 @@ def utc(day: date, hh: int, mm: int, ss: int = 0) -> int:
         pytest.param(None, None, Action.HOLD, Reason.NO_MARKET_STATE, id="no_state_no_context"),
         pytest.param(state(UP, UP, UP), None, Action.HOLD, Reason.NO_POSITION_CONTEXT,
                      id="no_position_context"),
+        pytest.param(state(UP, UP, UP), PAUSED, Action.HOLD, Reason.PAUSED, id="paused_buy"),
+        pytest.param(state(DOWN, DOWN, DOWN), PAUSED, Action.HOLD, Reason.PAUSED,
+                     id="paused_sell"),
+        pytest.param(state(RANGE, UP, UP), PAUSED, Action.HOLD, Reason.PAUSED,
+                     id="paused_hold"),
         pytest.param(state(UP, UP, UP), OPEN, Action.HOLD, Reason.POSITION_OPEN,
                      id="position_open"),
         pytest.param(state(UP, UP, UP), BLOCKED, Action.HOLD, Reason.ACCOUNT_GATE_BLOCK,
@@ -93,11 +99,11 @@ def test_reason_codes(
 
 def test_reason_codes_are_the_documented_strings() -> None:
     assert [
-        Reason.NO_MARKET_STATE, Reason.GET_FLAT_WINDOW, Reason.NO_POSITION_CONTEXT,
+        Reason.NO_MARKET_STATE, Reason.GET_FLAT_WINDOW, Reason.PAUSED, Reason.NO_POSITION_CONTEXT,
         Reason.POSITION_OPEN, Reason.ACCOUNT_GATE_BLOCK, Reason.INSUFFICIENT_DATA,
         Reason.RANGE, Reason.MIXED_TREND, Reason.ALIGNED_UPTREND, Reason.ALIGNED_DOWNTREND,
     ] == [
-        "no_market_state", "get_flat_window", "no_position_context", "position_open",
+        "no_market_state", "get_flat_window", "paused", "no_position_context", "position_open",
         "account_gate_block", "insufficient_data", "range", "mixed_trend", "aligned_uptrend",
         "aligned_downtrend",
     ]  # fmt: skip
@@ -145,6 +151,13 @@ FLAT_INSTANT = ct(date(2025, 6, 16), 15, 30)
                      id="flat_beats_insufficient"),
         pytest.param(state(None, None, None), None, Reason.NO_POSITION_CONTEXT,
                      id="no_context_beats_insufficient"),
+        pytest.param(state(UP, UP, UP, at=FLAT_INSTANT), PAUSED, Reason.GET_FLAT_WINDOW,
+                     id="flat_beats_paused"),
+        pytest.param(state(UP, UP, UP),
+                     PositionContext("a", paused=True, position_open=True, gate_open=False),
+                     Reason.PAUSED, id="paused_beats_position_open_and_gate_block"),
+        pytest.param(state(None, None, None), PAUSED, Reason.PAUSED,
+                     id="paused_beats_insufficient"),
         pytest.param(state(UP, UP, UP), PositionContext("a", position_open=True, gate_open=False),
                      Reason.POSITION_OPEN, id="position_open_beats_gate_block"),
         pytest.param(state(INSUFFICIENT, INSUFFICIENT, INSUFFICIENT), BLOCKED,

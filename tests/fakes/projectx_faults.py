@@ -30,6 +30,7 @@ class _Armed:
     path: str | None  # None: any path
     left: int | None  # None: until clear_faults()
     value: Any
+    account_id: int | None = None  # None: any request; else only bodies with this accountId
 
 
 class FaultInjection:
@@ -39,6 +40,9 @@ class FaultInjection:
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
+        # Added to EVERY request, as a network's round trip would be: half before the fake
+        # sees (and records) the request, half before its answer leaves. 0 = loopback only.
+        self.latency_s = 0.0
         self._delays: list[_Armed] = []
         self._rate_limits: list[_Armed] = []
         self._statuses: list[_Armed] = []
@@ -55,10 +59,19 @@ class FaultInjection:
         """Answer the next n requests to `path` with `status` and `body`, touching nothing."""
         self._arm(self._statuses, path, n, (status, body))
 
-    def delay(self, path: str, seconds: float, n: int | None = 1) -> None:
-        """Hold the next n requests to `path` for `seconds` before handling them. A client
-        that gives up meanwhile does not stop the handling: the request did arrive."""
-        self._arm(self._delays, path, n, seconds)
+    def delay(
+        self, path: str, seconds: float, n: int | None = 1, account_id: int | None = None
+    ) -> None:
+        """Hold the next n requests to `path` (whose body names `account_id`, when given)
+        for `seconds` before handling them. A client that gives up meanwhile does not stop
+        the handling: the request did arrive."""
+        self._arm(self._delays, path, n, seconds, account_id)
+
+    def set_latency(self, round_trip_s: float) -> None:
+        """Every request from now on takes `round_trip_s` longer: half on its way in (it is
+        recorded when it arrives), half on the answer's way back."""
+        with self._lock:
+            self.latency_s = round_trip_s
 
     def fail_next_place(
         self, mode: PlaceFault, n: int | None = 1, *, error_code: int = 2,
@@ -77,14 +90,23 @@ class FaultInjection:
             for armed in (self._delays, self._rate_limits, self._statuses, self._place_faults):
                 armed.clear()
 
-    def _arm(self, armed: list[_Armed], path: str | None, n: int | None, value: Any) -> None:
+    def _arm(
+        self,
+        armed: list[_Armed],
+        path: str | None,
+        n: int | None,
+        value: Any,
+        account_id: int | None = None,
+    ) -> None:
         with self._lock:
-            armed.append(_Armed(api_path(path) if path else None, n, value))
+            armed.append(_Armed(api_path(path) if path else None, n, value, account_id))
 
-    def _take(self, armed: list[_Armed], path: str) -> Any:
-        """The value of the first fault armed for `path`, spending one of its shots."""
+    def _take(self, armed: list[_Armed], path: str, body: Any = None) -> Any:
+        """The value of the first fault armed for `path` (and the body's accountId, for a
+        fault armed for one account), spending one of its shots."""
+        account = body.get("accountId") if isinstance(body, dict) else None
         for fault in armed:
-            if fault.path in (None, path):
+            if fault.path in (None, path) and fault.account_id in (None, account):
                 if fault.left is not None:
                     fault.left -= 1
                     if fault.left <= 0:

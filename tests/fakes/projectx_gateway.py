@@ -17,6 +17,7 @@ import asyncio
 import copy
 import itertools
 import json
+import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -35,6 +36,7 @@ class Recorded(NamedTuple):
     path: str
     body: Any  # the parsed JSON, {} for an empty body, None when it is not JSON
     headers: dict[str, str]  # names lower-cased
+    arrived_ns: int = 0  # time.perf_counter_ns() when it reached the fake (CLOCK_MONOTONIC)
 
 
 class FakeProjectX(FaultInjection):
@@ -230,16 +232,23 @@ class FakeProjectX(FaultInjection):
 
     async def _handle(self, request: Request) -> Outcome:
         body = _parse(request.body)
+        half_trip = self.latency_s / 2
+        if half_trip:
+            await asyncio.sleep(half_trip)  # the request's way in
         with self._lock:
-            self.requests.append(Recorded(request.path, body, request.headers))
+            arrived = time.perf_counter_ns()
+            self.requests.append(Recorded(request.path, body, request.headers, arrived))
             self.logins += request.path == LOGIN
             self.validates += request.path == VALIDATE
             self.place_calls += request.path == PLACE
-            pause = self._take(self._delays, request.path)
+            pause = self._take(self._delays, request.path, body)
         if pause:
             await asyncio.sleep(pause)
         with self._lock:
-            return self._answer(request, body)
+            outcome = self._answer(request, body)
+        if half_trip:
+            await asyncio.sleep(half_trip)  # the answer's way back
+        return outcome
 
     def _answer(self, request: Request, body: Any) -> Outcome:
         if request.method != "POST":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 
 from tests.fakes.projectx_gateway import FakeProjectX
 from tests.fakes.projectx_wire import DEFAULT_CONTRACTS
+from tests.fakes.wait import eventually
 
 A, B = 11, 12
 MES = "CON.F.US.MES.Z25"
@@ -397,11 +399,35 @@ async def test_delay_holds_one_request(gw: FakeProjectX, http: httpx.AsyncClient
     assert (await call(http, auth, "Trade/search", accountId=A))["success"]
 
 
+async def test_a_delay_for_one_account_holds_only_its_requests(
+    gw: FakeProjectX, http: httpx.AsyncClient
+) -> None:
+    auth = await login(http)
+    gw.delay("Trade/search", 30.0, n=None, account_id=B)
+    assert (await call(http, auth, "Trade/search", accountId=A))["success"]
+    with pytest.raises(httpx.ReadTimeout):
+        await http.post("/api/Trade/search", json={"accountId": B}, headers=auth, timeout=0.1)
+    assert (await call(http, auth, "Trade/search", accountId=A))["success"]
+
+
+async def test_latency_delays_arrival_and_answer(gw: FakeProjectX, http: httpx.AsyncClient) -> None:
+    """Half the round trip before the fake records a request (its arrival), half before
+    it answers."""
+    auth = await login(http)
+    gw.set_latency(0.6)
+    with pytest.raises(httpx.ReadTimeout):
+        await http.post("/api/Order/place", json=entry(), headers=auth, timeout=0.1)
+    assert not gw.calls("Order/place")  # still on its way in
+    await eventually(lambda: len(gw.calls("Order/place")) == 1)
+    await eventually(lambda: len(gw.orders(A)) == 1)  # handled as it arrived
+
+
 async def test_requests_are_recorded(gw: FakeProjectX, http: httpx.AsyncClient) -> None:
     auth = await login(http)
     await call(http, auth, "Order/place", **entry())
-    path, body, headers = gw.requests[-1]
+    path, body, headers, arrived_ns = gw.requests[-1]
     assert (path, body) == ("/api/Order/place", entry())
+    assert 0 < arrived_ns <= time.perf_counter_ns()
     assert headers["authorization"] == auth["Authorization"]
     assert [r.body["customTag"] for r in gw.calls("Order/place")] == [entry()["customTag"]]
 

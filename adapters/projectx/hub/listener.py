@@ -12,6 +12,9 @@ event, logged once (`account_update`, `order_update`, `position_update`, `trade_
 and handed to `deliver` on the event loop thread. Malformed frames and unknown targets
 are logged (`hub_bad_frame`), pushes whose payload cannot be read (`hub_bad_event`), both
 counted, and the listener keeps running. The token is never logged, nor any URL.
+
+`in_sync`: the state folded from its pushes may stand in for REST reads — subscribed, the
+`on_subscribed` reconcile of this connection done, and no push left unread since.
 """
 
 from __future__ import annotations
@@ -78,7 +81,14 @@ class UserHubListener:
         self.deliver = deliver  # called on the event loop thread, in arrival order
         self.counts: Counter[str] = Counter()
         self.state = "new"
+        self._synced = False  # this connection's reconcile done, no push unread since
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def in_sync(self) -> bool:
+        """Every push since this connection's reconcile was read and delivered: the
+        consumer's state is as current as the hub (see the module docstring)."""
+        return self._synced and self.state == "subscribed"
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name="user-hub-listener")
@@ -124,12 +134,7 @@ class UserHubListener:
             subscribed = True
             self.counts["subscribed"] += 1
             self._state("subscribed", client=client, accounts=list(config.account_ids))
-            if self.on_subscribed is not None:
-                try:
-                    async with asyncio.timeout(config.invoke_timeout_s * 3):  # never stall
-                        await self.on_subscribed()
-                except Exception as exc:  # noqa: BLE001 -- a failed reconcile must not end the hub
-                    events.hub_reconcile_failed(error=f"{type(exc).__name__}: {exc}")
+            self._synced = await self._reconcile()
             reason = await session.ended(config.keepalive_s)
         except HubUnauthorized as exc:
             self.counts["unauthorized"] += 1
@@ -139,6 +144,7 @@ class UserHubListener:
         except Exception as exc:  # noqa: BLE001 -- any failure: log, back off, new connection
             reason = f"{type(exc).__name__}: {str(exc)[:200]}"
         finally:
+            self._synced = False
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(STOP_TIMEOUT_S):
                     await adapter.stop()
@@ -146,6 +152,18 @@ class UserHubListener:
         reason = _TOKEN_IN_TEXT.sub(r"\1***", reason)
         self._state("closed", client=client, reason=reason)
         return subscribed, reason
+
+    async def _reconcile(self) -> bool:
+        """`on_subscribed` (events missed while away, from REST); False when it failed."""
+        if self.on_subscribed is None:
+            return True
+        try:
+            async with asyncio.timeout(self.config.invoke_timeout_s * 3):  # never stall
+                await self.on_subscribed()
+        except Exception as exc:  # noqa: BLE001 -- a failed reconcile must not end the hub
+            events.hub_reconcile_failed(error=f"{type(exc).__name__}: {exc}")
+            return False
+        return True
 
     async def _subscribe(self, adapter: HubConnection) -> None:
         for target, arguments in subscriptions(self.config.account_ids):
@@ -160,6 +178,7 @@ class UserHubListener:
             self.on_bad_frame(push.reason, push.detail)
             return
         if isinstance(push, BadEvent):
+            self._synced = False  # a push not folded: REST until the next reconcile
             self.counts["bad_event"] += 1
             events.hub_bad_event(target=push.target, reason=push.reason)
             return
@@ -169,10 +188,12 @@ class UserHubListener:
         try:
             self.deliver(push.event)
         except Exception:  # noqa: BLE001 -- a consumer bug must not end the listener
+            self._synced = False
             self.counts["deliver_failed"] += 1
             events.hub_deliver_failed(kind=kind)
 
     def on_bad_frame(self, reason: str, detail: str) -> None:
+        self._synced = False  # it may have been a push: REST until the next reconcile
         self.counts["bad_frame"] += 1
         self.counts[f"bad_frame.{reason}"] += 1
         events.hub_bad_frame(reason=reason, detail=detail)

@@ -53,6 +53,13 @@ def _state(regime: str = "trend_up") -> MarketState:
     return MarketState("MES", at, bars, bars[:1])
 
 
+async def _resolved(client: ProjectXClient) -> ContractResolver:
+    """A resolver as the worker's start-up leaves it: MES resolved (decisions never do)."""
+    resolver = ContractResolver(client, symbols=("MES",))
+    await resolver.resolve_all()
+    return resolver
+
+
 def _flat_window_free() -> bool:
     return not HoldFirstDecider(DecisionConfig()).flat_window.contains(_state().at)
 
@@ -60,7 +67,7 @@ def _flat_window_free() -> bool:
 async def _decide(gw: FakeProjectX, limits: RiskLimits | None = None) -> tuple[str, dict]:
     limits = limits or RiskLimits()
     client = _client(gw)
-    contexts = ProjectXContexts(client, {"main": 1001}, ContractResolver(client), limits)
+    contexts = ProjectXContexts(client, {"main": 1001}, await _resolved(client), limits)
     try:
         context = await contexts.context("main", "MES")
     except Exception:  # noqa: BLE001 -- the trader's rule: no context -> HOLD
@@ -155,7 +162,7 @@ async def test_no_secret_in_logs_or_errors(gateway: FakeProjectX, tmp_path: Path
     trader = Trader(
         decider=HoldFirstDecider(DecisionConfig()),
         accounts=("main",),
-        contexts=ProjectXContexts(client, {"main": 1001}, ContractResolver(client), RiskLimits()),
+        contexts=ProjectXContexts(client, {"main": 1001}, await _resolved(client), RiskLimits()),
         executor=executor,
         recorder=NullRecorder(),
         contracts=StaticContracts({"MES": CONTRACT}),
@@ -178,8 +185,8 @@ async def test_no_secret_in_logs_or_errors(gateway: FakeProjectX, tmp_path: Path
     text = out.getvalue()
     assert "order_placed" in text
     tokens = {
-        h.split(" ", 1)[1] for _, _, hd in gateway.requests
-        for k, h in hd.items() if k == "authorization"
+        h.split(" ", 1)[1] for r in gateway.requests
+        for k, h in r.headers.items() if k == "authorization"
     }  # fmt: skip
     assert tokens
     for secret in (SENTINEL_KEY, *tokens):

@@ -19,6 +19,7 @@ from engine.products import PRODUCTS
 from engine.risk import RiskLimits
 from tests.fakes.projectx_gateway import FakeProjectX
 from tests.fakes.projectx_wire import DEFAULT_ACCOUNTS, DEFAULT_CONTRACTS
+from tests.fakes.wait import eventually, never
 from worker.app import Broker, build_broker
 from worker.settings import ConfigError, Settings, load_settings
 
@@ -137,6 +138,28 @@ async def test_resolved_once_per_trading_day_and_again_after_a_rollover(
         ("CON.F.US.MES.Z25", None), ("CON.F.US.MES.H26", "CON.F.US.MES.Z25")]  # fmt: skip
 
 
+async def test_decisions_never_resolve_the_daily_refresh_does(gateway: FakeProjectX) -> None:
+    """`current` (the decision path) makes no request, whatever the day; the refresh task
+    started with the resolver resolves again once a new trading day began."""
+    day = trading_day_start(datetime(2025, 12, 10, 18, tzinfo=UTC).timestamp())
+    now = [day + 3600.0]
+    client = client_of(gateway)
+    resolver = ContractResolver(client, symbols=("MES",), clock=lambda: now[0], check_s=0.01)
+    with pytest.raises(LookupError):
+        resolver.current("MES")  # never resolved: no decision can enter
+    await resolver.start()
+    assert resolver.current("MES") == "CON.F.US.MES.Z25"
+    gateway.set_contract_active("CON.F.US.MES.Z25", False)  # the roll
+    gateway.set_contract_active("CON.F.US.MES.H26", True)
+    await never(lambda: len(gateway.calls("Contract/search")) > 1, within=0.1)  # same day
+    assert resolver.current("MES") == "CON.F.US.MES.Z25"
+    now[0] = day + 86_400.0  # 17:00 CT: a new trading day
+    await eventually(lambda: resolver.current("MES") == "CON.F.US.MES.H26")
+    await resolver.stop()
+    await client.aclose()
+    assert len(gateway.calls("Contract/search")) == 2
+
+
 async def test_a_failed_refresh_keeps_the_contract_and_tries_again_later(
     gateway: FakeProjectX,
 ) -> None:
@@ -177,7 +200,8 @@ async def test_check_accounts_and_the_context_name_an_unknown_account() -> None:
     closed = {"id": 4242, "name": "closed", "canTrade": False, "active": False}
     async with FakeProjectX(accounts=[*DEFAULT_ACCOUNTS, closed]) as gateway:
         client = client_of(gateway)
-        resolver = ContractResolver(client)
+        resolver = ContractResolver(client, symbols=("MES",))
+        await resolver.resolve_all()
         await ProjectXContexts(client, {"main": 1001}, resolver, RiskLimits()).check_accounts()
         for ids in ({"main": 1001, "other": 4242}, {"main": 1001, "typo": 1010}):
             wrong = ProjectXContexts(client, ids, resolver, RiskLimits())
@@ -208,7 +232,9 @@ async def test_a_position_in_any_month_of_the_product_is_open(
     gateway.set_contract_active("CON.F.US.MES.H26", True)
     gateway.set_position(1001, held, 1, 5000.0)
     client = client_of(gateway)
-    contexts = ProjectXContexts(client, {"main": 1001}, ContractResolver(client), RiskLimits())
+    resolver = ContractResolver(client, symbols=("MES",))
+    await resolver.resolve_all()
+    contexts = ProjectXContexts(client, {"main": 1001}, resolver, RiskLimits())
     context = await contexts.context("main", "MES")
     await client.aclose()
     assert context is not None and context.position_open is is_open
@@ -224,7 +250,7 @@ async def test_the_broker_checks_accounts_and_contracts_right_after_login(
     await _start(broker)
     assert [r.path.removeprefix("/api/") for r in gateway.requests] == [
         "Auth/loginKey", "Account/search", "Contract/search", "Contract/search"]  # fmt: skip
-    assert await broker.contracts.resolve("ES") == "CON.F.US.EP.Z25"  # cached: no call
+    assert broker.contracts.current("ES") == "CON.F.US.EP.Z25"  # known: no call
     assert len(gateway.requests) == 4
     unknown = build_broker(Settings(**base, account_ids={"main": 4242}))
     with pytest.raises(UnknownAccount):
@@ -235,7 +261,7 @@ async def test_the_broker_checks_accounts_and_contracts_right_after_login(
     with pytest.raises(ContractNotFound):
         await _start(unresolvable)
     for shut in (*broker.shutdown, *unknown.shutdown, *unresolvable.shutdown):
-        if getattr(shut, "__name__", "") == "aclose":
+        if getattr(shut, "__name__", "") in ("aclose", "stop"):  # client, contract refresh
             await shut()
 
 

@@ -99,3 +99,42 @@ async def test_stop_ends_the_listener_even_if_a_cancellation_is_swallowed(
     await asyncio.sleep(0.05)  # inside start()
     await asyncio.wait_for(hub.stop(), 5)  # the first cancel is lost; the second is not
     assert hub.state == "stopped"
+
+
+async def test_in_sync_only_after_the_reconcile_and_until_a_push_goes_unread() -> None:
+    """What lets the hub's state stand in for REST reads (issue 15): subscribed AND the
+    reconcile of this connection done; a push left unread (or a failed reconcile, or the
+    connection's end) puts the reads back on REST."""
+    MemoryConnection.built.clear()
+    reconciling = asyncio.Event()
+    reconciled = asyncio.Event()
+    outcome: list[bool] = [True]
+
+    finished: list[bool] = []
+
+    async def reconcile() -> None:
+        reconciling.set()
+        await reconciled.wait()
+        finished.append(outcome[0])
+        if not outcome[0]:
+            raise RuntimeError("Trade/search failed")
+
+    hub = UserHubListener(CONFIG, MemoryConnection, token, lambda e: None, reconcile)
+    assert not hub.in_sync
+    await hub.start()
+    await reconciling.wait()
+    assert hub.state == "subscribed" and not hub.in_sync  # missed events not in yet
+    reconciled.set()
+    await eventually(lambda: hub.in_sync)
+    sink = MemoryConnection.built[0].sink
+    sink.message("GatewayUserOrder", [ORDER])  # read and delivered: still in sync
+    assert hub.in_sync
+    sink.message("GatewayUserTrade", [{"accountId": 7}])  # unreadable: a fill is lost
+    assert hub.counts["bad_frame"] == 1 and not hub.in_sync
+    outcome[0] = False
+    sink.closed("server went away")  # the next connection's reconcile fails
+    await eventually(lambda: finished == [True, False])
+    await asyncio.sleep(0.01)  # the listener takes the failure and listens on
+    assert hub.state == "subscribed" and not hub.in_sync
+    await hub.stop()
+    assert not hub.in_sync
