@@ -208,7 +208,8 @@ async def measure(
     gateway = far[1]
     app = build(settings, configure_logs=False)
     configure_logging(settings.log_level, settings.log_format, settings.secrets(), log)
-    client = app.trader.contexts.client  # type: ignore[attr-defined]
+    contexts = app.trader.contexts  # ProjectXContexts, inside the pause switch (issue 14)
+    client = getattr(contexts, "inner", contexts).client
     client.all_budget = RateBudget(10**9, BUDGET[1])  # measured, not enforced, here
     worker = asyncio.create_task(run(app))
     try:

@@ -15,6 +15,7 @@ import structlog
 from adapters import events
 from adapters.files.csv_source import CsvFormatError
 from adapters.logs import configure_logging, mask_text
+from adapters.report.load import ReportError
 from worker.failures import Permanent, Transient, classify, describe
 from worker.settings import ConfigError, Settings, load_settings
 from worker.startup import StartupRefused
@@ -31,8 +32,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "replay":
             return _replay(args)
+        if args.command == "report":
+            return _report(args.dir, args.symbol)
         return _run()
-    except (ConfigError, StartupRefused) as exc:
+    except (ConfigError, StartupRefused, ReportError) as exc:
         print(str(exc), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -115,6 +118,14 @@ def _replay(args: argparse.Namespace) -> int:
     except CsvFormatError as exc:
         raise ConfigError(f"config error: --input: {exc}") from None
     print(json.dumps(summary, sort_keys=True), file=sys.stderr)
+    return _report(args.out, args.symbol) if args.report else 0
+
+
+def _report(directory: Path, symbol: str | None) -> int:
+    """DIR/report.html; its path and size on stderr (stdout is the log stream)."""
+    from adapters.report.build import write_report
+
+    print(write_report(directory, symbol).line(), file=sys.stderr)
     return 0
 
 
@@ -189,12 +200,13 @@ def _replay_supabase(args: argparse.Namespace, settings: Settings) -> int:
         paper=args.broker == "paper",
     )
     try:
-        summary = asyncio.run(replay(app, args.out, progress=not args.no_progress))
+        source = f"supabase {settings.supabase_table} {args.since} .. {args.until or 'now'}"
+        summary = asyncio.run(replay(app, args.out, source=source, progress=not args.no_progress))
     except Exception as exc:
         _refused_read(exc, settings)
         raise
     print(json.dumps(summary, sort_keys=True), file=sys.stderr)
-    return 0
+    return _report(args.out, args.symbol) if args.report else 0
 
 
 def _refused_read(exc: Exception, settings: Settings) -> None:
@@ -238,8 +250,20 @@ def _parser() -> argparse.ArgumentParser:
         default="none",
         help="none: flat book, nothing sent; paper: simulated fills and OCO",
     )
+    replay.add_argument(
+        "--report", action="store_true", help="write OUT/report.html at the end (see report)"
+    )
     replay.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     replay.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    report = sub.add_parser(
+        "report", help="DIR/report.html from the output directory of a replay or a live run"
+    )
+    report.add_argument("dir", type=Path, help="a replay's --out or a live run's OUT_DIR")
+    report.add_argument(
+        "--symbol",
+        type=lambda text: text.strip().upper(),
+        help="the symbol to chart (default: the first in the files)",
+    )
     return parser
 
 

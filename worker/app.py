@@ -17,7 +17,7 @@ from pathlib import Path
 
 from adapters.dryrun import DisabledExecutor, FlatBookContexts, SignalsOnlyExecutor
 from adapters.files.csv_source import SampleFeed
-from adapters.files.jsonl import JsonlRecorder, NullRecorder
+from adapters.files.jsonl import TRADES, JsonlRecorder, NullRecorder
 from adapters.freshness_gate import FreshnessGate
 from adapters.leader_gate import LeaderGate
 from adapters.lease import AdvisoryLease, StaticLease
@@ -197,7 +197,7 @@ def build_replay(
         accounts=(REPLAY_ACCOUNT,),
     )
     if paper:
-        book = PaperBroker(paper_config(settings))
+        book = PaperBroker(paper_config(settings, (symbol,)))
         pipeline.minute_listeners.append(book)
         broker = Broker(
             contexts=book,
@@ -326,10 +326,20 @@ def risk_limits(settings: Settings) -> RiskLimits:
     )
 
 
-def paper_config(settings: Settings) -> PaperConfig:
+def paper_config(settings: Settings, symbols: tuple[str, ...]) -> PaperConfig:
+    """The paper broker's settings; exit 2 for a symbol whose ticks it cannot value."""
+    products = settings.products
+    for symbol in symbols:
+        if symbol.upper() not in products:
+            raise ConfigError(
+                f"config error: CONTRACT_SPECS: no tick size and tick value for {symbol} "
+                f"(built in: {', '.join(products)}); example: "
+                f"CONTRACT_SPECS={symbol.upper()}:0.25:1.25:0.37"
+            )
     return PaperConfig(
         stop_ticks=settings.paper_stop_ticks,
         target_ticks=settings.paper_target_ticks,
+        products=products,
         limits=risk_limits(settings),
         market_tz=settings.market_tz,
     )
@@ -349,7 +359,10 @@ def build_broker(settings: Settings, delivery: OutboxDelivery | None = None) -> 
         )
     if kind == "paper":
         # paper_fill / paper_exit: what the simulated book does, on the log.
-        book = PaperBroker(paper_config(settings), log_trades=True)
+        trades = settings.out_dir / TRADES if settings.out_dir else None
+        book = PaperBroker(
+            paper_config(settings, settings.symbol_list), log_trades=True, trades_file=trades
+        )
         reason = "trading disabled" if not settings.trading_enabled else "paper broker"
         return Broker(
             contexts=book,

@@ -32,6 +32,7 @@ from worker.app import App, run_mode
 from worker.failures import describe
 from worker.health import HealthFn, HealthServer, Webhook, health_check
 from worker.metrics import LoopLagMonitor, build_registry, render
+from worker.outputs import run_parameters, write_results, write_run
 from worker.startup import StartupStatus, start_up
 from worker.watch import FeedWatch, watch
 
@@ -69,6 +70,11 @@ async def run(app: App) -> int:
         flat_window=app.settings.flat_window_text,
         mode=run_mode(app).fields(),
     )
+    started = time.monotonic()
+    out_dir = app.settings.out_dir
+    if out_dir is not None:  # the run's parameters, for `python -m worker report`
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_run(out_dir, run_parameters(app.settings, **_described(app)))
     stop = asyncio.Event()
     _install_signal_handlers(stop)
     lease_stop = asyncio.Event()
@@ -87,6 +93,9 @@ async def run(app: App) -> int:
         with contextlib.suppress(asyncio.CancelledError):
             await watching
         await _shut_down(app, (lease_stop, lease_task), health, monitor)
+    if out_dir is not None:  # trades.jsonl and summary.json, as a replay ends
+        wall_s = time.monotonic() - started
+        write_results(out_dir, app.pipeline, app.trader, app.paper, wall_s)
     events.worker_stopped(
         counts=app.pipeline.counts,
         decisions=app.trader.counts,
@@ -94,6 +103,17 @@ async def run(app: App) -> int:
         paper=app.paper.totals() if app.paper is not None else None,
     )
     return 0
+
+
+def _described(app: App) -> dict[str, Any]:
+    settings = app.settings
+    if app.on_sample_feed:
+        source = f"sample feed {settings.sample_feed}"
+    elif app.source.is_live_feed:
+        source = f"supabase {settings.supabase_table} (live)"
+    else:
+        source = app.source.name
+    return {"symbols": settings.symbol_list, "source": source, "broker": app.broker}
 
 
 async def _unless_stopped(stop: asyncio.Event, work: Coroutine[Any, Any, None]) -> bool:

@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from adapters.notify.messages import DEFAULT_EVENTS, KNOWN_EVENTS, SIGNAL
 from adapters.notify.sender import targets
 from engine.config import DecisionConfig, EngineConfig
+from engine.products import Product, product_table
 
 SAMPLE_FEED = Path(__file__).parent / "data" / "sample_mes.csv"
 LIVE_FEED_ONLY = (
@@ -64,7 +65,7 @@ class Settings(BaseSettings):
     sample_feed: Path = Field(SAMPLE_FEED, description="CSV export streamed when no SUPABASE_URL")
     sample_speed: float = Field(600.0, gt=0, description="sample feed pace, x real time")
     sample_live_rows: int = Field(1380, ge=0, description="sample rows streamed live, rest warm-up")
-    out_dir: Path | None = Field(None, description="also write bars/decisions JSONL here")
+    out_dir: Path | None = Field(None, description="also write the run's files here (report)")
 
     # Broker
     broker: Literal["projectx", "paper", "none"] | None = Field(
@@ -89,6 +90,11 @@ class Settings(BaseSettings):
     max_consecutive_losses: int = Field(3, ge=0, le=100, description="0 disables")
     paper_stop_ticks: int = Field(40, ge=1, le=10_000, description="paper OCO stop, ticks")
     paper_target_ticks: int = Field(80, ge=1, le=10_000, description="paper OCO target, ticks")
+    contract_specs: str = Field(
+        "",
+        description="ROOT:TICK_SIZE:TICK_VALUE:FEE_PER_SIDE over the built-in product table "
+        "(paper P&L), e.g. ES:0.25:12.5:1.40",
+    )
 
     # One active trader (PostgreSQL advisory lock over a direct connection)
     lease_database_url: SecretStr | None = Field(
@@ -233,6 +239,24 @@ class Settings(BaseSettings):
             roots.add(root.upper())
         return value
 
+    @field_validator("contract_specs")
+    @classmethod
+    def _contract_specs(cls, value: str) -> str:
+        example = "example: CONTRACT_SPECS=ES:0.25:12.5:1.40,CL:0.01:10:1.52"
+        roots: set[str] = set()
+        for item in _split(value):
+            try:
+                product = _product(item)
+            except ValueError:
+                raise ValueError(
+                    f"bad item {item.strip()!r}: expected ROOT:TICK_SIZE:TICK_VALUE:FEE_PER_SIDE "
+                    f"(positive numbers, fee >= 0); {example}"
+                ) from None
+            if product.root in roots:
+                raise ValueError(f"{product.root} is given twice; {example}")
+            roots.add(product.root)
+        return value
+
     @field_validator("timeframes")
     @classmethod
     def _timeframes(cls, value: str) -> str:
@@ -349,6 +373,11 @@ class Settings(BaseSettings):
         """CONTRACT_SYMBOLS as {ROOT: SYMBOL_ID}, upper-cased (validated above)."""
         pairs = (item.partition(":") for item in _split(self.contract_symbols))
         return {root.strip().upper(): symbol.strip().upper() for root, _, symbol in pairs}
+
+    @property
+    def products(self) -> dict[str, Product]:
+        """The product table (engine/products.py) with CONTRACT_SPECS over it."""
+        return product_table({p.root: p for p in map(_product, _split(self.contract_specs))})
 
     @property
     def accounts(self) -> tuple[str, ...]:
@@ -478,3 +507,12 @@ def _minutes(clock: str) -> int:
     """'HH:MM' -> minutes after midnight."""
     hours, minutes = clock.split(":")
     return int(hours) * 60 + int(minutes)
+
+
+def _product(item: str) -> Product:
+    """'ES:0.25:12.5:1.40' -> Product; ValueError when it is not that."""
+    parts = [part.strip() for part in item.split(":")]
+    if len(parts) != 4 or not re.fullmatch(r"[A-Za-z0-9_.!-]{1,32}", parts[0]):
+        raise ValueError(item)
+    root, tick_size, tick_value, fee = parts
+    return Product(root.upper(), float(tick_size), float(tick_value), float(fee))

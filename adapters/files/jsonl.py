@@ -17,6 +17,8 @@ import orjson
 from engine.model import ActionPlan, ClosedBar, MarketState
 from engine.records import bar_record, decision_record
 
+TRADES = "trades.jsonl"
+
 
 def jsonl_line(record: dict[str, Any]) -> bytes:
     return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)

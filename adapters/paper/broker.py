@@ -18,27 +18,33 @@ Fill model (our choices, stated):
 - One position per account and symbol: an entry while one is pending or open is refused
   and counted; a repeated tag (the idempotency key) is ignored and counted.
 - Positions still open at the end stay open: reported by `summary`, never force-closed.
-- Every fill pays `fee_per_side` per contract and feeds `engine.risk.day_metrics` for
+- Ticks are valued by the symbol's product (tick size, tick value, fee per side:
+  engine/products.py, overridable by CONTRACT_SPECS); a symbol without one is refused.
+- Every fill pays the product's fee per side per contract and feeds `engine.risk.day_metrics` for
   the trading day that starts at 17:00 `market_tz`, so the account gates (daily loss,
   profit target, loss streak) close exactly as they would live. A paper account can
   always trade. A position's exit time is the open time of the minute that touched it.
 
 With `log_trades` (the live worker), every fill logs `paper_fill` and every exit
 `paper_exit`; a replay leaves it off and writes its round trips to trades.jsonl instead.
+With `trades_file` (a live run's OUT_DIR), each exit also appends its trades.jsonl line.
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from adapters import events
+from adapters.files.jsonl import jsonl_line
 from adapters.paper.trades import PaperTrade, money, stats, trade_record
 from engine.calendar import trading_day_start
 from engine.execution import PlaceEntry
 from engine.model import Bar1m, MarketState, PositionContext, Side
+from engine.products import Product, product_table
 from engine.risk import DayMetrics, Fill, RiskLimits, context_from, day_metrics
 
 STOP, TARGET = "stop", "target"
@@ -50,20 +56,22 @@ _MINUTE = 60
 class PaperConfig:
     stop_ticks: int = 40  # ticks from the entry price to the stop
     target_ticks: int = 80  # ticks from the entry price to the target
-    tick_size: float = 0.25  # points per tick (MES)
-    tick_value: float = 1.25  # USD per tick per contract (MES)
-    fee_per_side: float = 0.37  # USD per contract per fill (entry and exit each pay it)
+    # Tick size, tick value and fee per side of each symbol's product (engine/products.py)
+    products: Mapping[str, Product] = field(default_factory=product_table)
     limits: RiskLimits = field(default_factory=RiskLimits)
     market_tz: str = "America/Chicago"  # where the trading day starts at 17:00
 
     def __post_init__(self) -> None:
         if self.stop_ticks < 1 or self.target_ticks < 1:
             raise ValueError("stop_ticks and target_ticks must be >= 1")
-        if not (0 < self.tick_size < math.inf and 0 < self.tick_value < math.inf):
-            raise ValueError("tick_size and tick_value must be positive and finite")
-        if not 0 <= self.fee_per_side < math.inf:
-            raise ValueError("fee_per_side must be >= 0 and finite")
         ZoneInfo(self.market_tz)  # raises for an unknown zone
+
+    def product(self, symbol: str) -> Product:
+        """The product a symbol's trades are valued with; ValueError when it has none."""
+        product = self.products.get(symbol.upper())
+        if product is None:
+            raise ValueError(f"no tick size and tick value for {symbol}")
+        return product
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +94,19 @@ class PaperPosition:
 class PaperBroker:
     """Simulated execution and account context; see the module docstring for the model."""
 
-    def __init__(self, config: PaperConfig | None = None, log_trades: bool = False) -> None:
+    def __init__(
+        self,
+        config: PaperConfig | None = None,
+        log_trades: bool = False,
+        trades_file: Path | None = None,
+    ) -> None:
         self.config = config or PaperConfig()
         self.log_trades = log_trades  # paper_fill / paper_exit lines (live); a replay has files
+        # Live with OUT_DIR: trades.jsonl, a line appended at each exit (emptied here)
+        self.trades_file = trades_file
+        if trades_file is not None:
+            trades_file.parent.mkdir(parents=True, exist_ok=True)
+            trades_file.write_bytes(b"")
         self.counts: Counter[str] = Counter()  # submitted, filled, duplicate, refused_busy
         self._tz = ZoneInfo(self.config.market_tz)
         self._pending: dict[str, dict[str, tuple[PlaceEntry, int]]] = {}  # symbol, account
@@ -115,6 +133,7 @@ class PaperBroker:
         """Accept a market entry (the synchronous body of `submit`)."""
         if entry.side not in (Side.BUY, Side.SELL) or entry.size < 1:
             raise ValueError(f"invalid entry: side {entry.side}, size {entry.size}")
+        self.config.product(entry.symbol)  # a symbol without a product is refused here
         key = (entry.account, entry.tag)
         if key in self._tags:
             self.counts["duplicate"] += 1
@@ -211,6 +230,7 @@ class PaperBroker:
 
     def _fill(self, entry: PlaceEntry, order_id: int, bar: Bar1m) -> PaperPosition:
         cfg = self.config
+        tick = cfg.product(entry.symbol).tick_size
         away = 1 if entry.side == Side.BUY else -1
         price = bar.open
         position = PaperPosition(
@@ -223,8 +243,8 @@ class PaperBroker:
             order_id,
             bar.open_time,
             price,
-            stop=price - away * cfg.stop_ticks * cfg.tick_size,
-            target=price + away * cfg.target_ticks * cfg.tick_size,
+            stop=price - away * cfg.stop_ticks * tick,
+            target=price + away * cfg.target_ticks * tick,
         )
         self._open.setdefault(entry.symbol, {})[entry.account] = position
         self._record(position, bar.open_time, price, None, entry.side)
@@ -244,9 +264,10 @@ class PaperBroker:
         reason, price = exit_
         cfg = self.config
         del self._open[position.symbol][position.account]
+        product = cfg.product(position.symbol)
         ticks = -cfg.stop_ticks if reason == STOP else cfg.target_ticks
-        gross = money(ticks * cfg.tick_value * position.size)
-        fees = money(2 * cfg.fee_per_side * position.size)
+        gross = money(ticks * product.tick_value * position.size)
+        fees = money(2 * product.fee_per_side * position.size)
         self._record(position, bar.open_time, price, gross, _other(position.side))
         trade = PaperTrade(
             position.account,
@@ -265,6 +286,9 @@ class PaperBroker:
             position.tag,
         )
         self._trades.append(trade)
+        if self.trades_file is not None:
+            with self.trades_file.open("ab") as handle:
+                handle.write(jsonl_line(trade_record(trade)))
         if self.log_trades:
             day_net = self.metrics(position.account).net_pnl
             events.paper_exit(trade_record(trade), day_net=money(day_net))
@@ -273,7 +297,7 @@ class PaperBroker:
         self, position: PaperPosition, at: int, price: float, pnl: float | None, side: Side
     ) -> None:
         self._fill_ids += 1
-        fees = money(self.config.fee_per_side * position.size)
+        fees = money(self.config.product(position.symbol).fee_per_side * position.size)
         fill = Fill(
             self._fill_ids,
             position.account,

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
 
 from adapters.paper import PaperBroker, PaperConfig, PaperPosition, PaperTrade
+from adapters.paper.trades import trade_record
 from engine.execution import PlaceEntry, entry_tag
 from engine.model import Bar1m, MarketState, PositionContext, Side
 from engine.ports import ContextProvider, Executor
+from engine.products import PRODUCTS, Product
 from engine.risk import DayMetrics, RiskLimits
 
 CDT = timezone(timedelta(hours=-5))
@@ -313,9 +317,6 @@ async def test_deterministic() -> None:
     [
         {"stop_ticks": 0},
         {"target_ticks": -1},
-        {"tick_size": 0.0},
-        {"tick_value": float("inf")},
-        {"fee_per_side": -0.01},
         {"market_tz": "Mars/Olympus"},
     ],
 )
@@ -355,3 +356,46 @@ async def test_fills_and_exits_are_logged_only_when_asked(log_trades: bool) -> N
         "trades": 1, "wins": 1, "losses": 0, "gross": 100.0, "fees": 0.74, "net": 99.26,
         "max_drawdown": 0.0, "open_positions": 0, "pending_entries": 0,
     }  # fmt: skip
+
+
+# -- money by product ----------------------------------------------------------------------
+
+
+async def test_ticks_are_valued_by_the_symbols_product() -> None:
+    """ES: 40 ticks of 0.25 = 10 points, $12.50 a tick, $1.40 a side (MES: $1.25, $0.37)."""
+    broker = PaperBroker()
+    es = PlaceEntry("acct", "ES", "CON.F.US.EP.U25", Side.BUY, 2, "t-es", T)
+    await broker.submit(es, MarketState("ES", T, (), ()))
+    broker.on_minute(flat(T, symbol="ES"))
+    broker.on_minute(minute(T + 60, 6000.0, 6001.0, 5989.0, 5990.0, symbol="ES"))
+    (trade,) = broker.trades
+    assert (trade.exit_reason, trade.exit_price, trade.ticks) == ("stop", 5990.0, -40)
+    assert (trade.gross, trade.fees, trade.net) == (-1000.0, 5.6, -1005.6)
+
+
+async def test_a_product_of_the_config_overrides_the_table() -> None:
+    products = {**PRODUCTS, "MES": Product("MES", 0.25, 1.25, 0.5)}
+    broker = PaperBroker(PaperConfig(products=products))
+    await round_trip(broker, T, win=True)
+    assert broker.trades[0].fees == 1.0
+
+
+async def test_a_symbol_without_a_product_is_refused() -> None:
+    broker = PaperBroker()
+    odd = PlaceEntry("acct", "ZZ", "CON.F.US.ZZ.U25", Side.BUY, 1, "t-zz", T)
+    with pytest.raises(ValueError, match="no tick size and tick value for ZZ"):
+        await broker.submit(odd, MarketState("ZZ", T, (), ()))
+
+
+async def test_a_trades_file_gets_a_line_at_each_exit(tmp_path: Path) -> None:
+    """Live with OUT_DIR: trades.jsonl grows as trades close (emptied at the start)."""
+    path = tmp_path / "out" / "trades.jsonl"
+    path.parent.mkdir()
+    path.write_text("an earlier run's line\n")
+    broker = PaperBroker(trades_file=path)
+    assert path.read_bytes() == b""
+    await round_trip(broker, T, win=True)
+    await round_trip(broker, T + 600, win=False)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert lines == [json.loads(json.dumps(trade_record(t))) for t in broker.trades]
+    assert [line["exit_reason"] for line in lines] == ["target", "stop"]

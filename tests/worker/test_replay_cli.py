@@ -114,7 +114,7 @@ async def test_a_replay_that_stops_midway_leaves_no_summary(
     assert_one_line(result, "replay error: SUPABASE_URL: ", "500", "no summary.json")
     assert not (out / "summary.json").exists()
     assert (out / "bars.jsonl").read_text().count("\n") > 0  # the first 100 rows' bars
-    assert sorted(p.name for p in out.iterdir()) == ["bars.jsonl", "decisions.jsonl"]
+    assert sorted(p.name for p in out.iterdir()) == ["bars.jsonl", "decisions.jsonl", "run.json"]
 
 
 def test_a_complete_replay_writes_its_summary_last(feed: Path, tmp_path: Path) -> None:
@@ -122,7 +122,7 @@ def test_a_complete_replay_writes_its_summary_last(feed: Path, tmp_path: Path) -
     result = run_cli(replay("--input", str(feed), "--out", str(out)), clean_env(), tmp_path)
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["bars.jsonl", "decisions.jsonl", "summary.json"]  # no temporary left
+    assert names == ["bars.jsonl", "decisions.jsonl", "run.json", "summary.json"]  # no temporary
     summary = out / "summary.json"
     assert all(summary.stat().st_mtime_ns >= (out / n).stat().st_mtime_ns for n in names)
     data_lines = len(feed.read_text().splitlines()) - 1

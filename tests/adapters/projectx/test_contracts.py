@@ -15,6 +15,7 @@ from adapters.projectx.context import ProjectXContexts
 from adapters.projectx.contracts import SYMBOL_IDS, ContractResolver
 from adapters.projectx.errors import ContractNotFound, UnknownAccount
 from engine.calendar import trading_day_start
+from engine.products import PRODUCTS
 from engine.risk import RiskLimits
 from tests.fakes.projectx_gateway import FakeProjectX
 from tests.fakes.projectx_wire import DEFAULT_ACCOUNTS, DEFAULT_CONTRACTS
@@ -270,3 +271,8 @@ async def _start(broker: Broker) -> None:
     assert [phase.name for phase in broker.startup[:3]] == ["broker_login", "accounts", "contracts"]
     for phase in broker.startup[:3]:
         await phase.run()
+
+
+def test_the_symbol_table_maps_the_roots_of_the_product_table() -> None:
+    """One set of CME roots: each product the paper broker values, ProjectX can trade."""
+    assert set(SYMBOL_IDS) == set(PRODUCTS)
