@@ -23,6 +23,7 @@ run: $(STAMP)
 # Test files run in parallel (up to 4 processes; one file stays in one process): most
 # of the suite's time is spent waiting on real timeouts, not computing.
 test: $(STAMP)
+	@tools/ensure_chromium.sh
 	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 # Lint: ruff's rules and layout, and mypy --strict over engine, adapters and worker.

@@ -1,5 +1,5 @@
 """A real headless browser for the report tests: Debian's chromium driven by Playwright
-(its own browser download is never used; `.ci/run` installs chromium when missing).
+(its own browser download is never used; `make test` installs chromium when missing).
 
 One browser per test module (`chromium()` in a module-scoped fixture); each report is
 opened in a new page that records every console error and uncaught exception."""
@@ -26,7 +26,7 @@ IDLE = "() => window.Bokeh && Bokeh.documents.length > 0 && Bokeh.documents[0].i
 
 @contextmanager
 def chromium() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "no chromium: apt-get install -y chromium (.ci/run does)"
+    assert Path(CHROMIUM).exists(), "no chromium: apt-get install -y chromium (make test does)"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
