@@ -9,7 +9,6 @@ process-global one, so tests and several workers in one process do not collide.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
@@ -19,6 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from adapters import events
+from adapters.tasks import cancel_and_wait
 
 PREFIX = "worker"
 _NOT_APPLIED = ("duplicate", "conflict", "late")
@@ -49,10 +49,7 @@ class LoopLagMonitor:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()

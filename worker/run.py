@@ -25,6 +25,7 @@ from typing import Any
 
 from adapters import events
 from adapters.backoff import backoff_delay
+from adapters.tasks import cancel_and_wait
 from engine.calendar import CALENDARS
 from engine.model import MarketState
 from engine.timefmt import iso
@@ -89,9 +90,7 @@ async def run(app: App) -> int:
         else:
             events.worker_stopping(reason="signal", phase=starting.phase, order_in_flight=False)
     finally:
-        watching.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watching
+        await cancel_and_wait(watching)
         await _shut_down(app, (lease_stop, lease_task), health, monitor)
     if out_dir is not None:  # trades.jsonl and summary.json, as a replay ends
         wall_s = time.monotonic() - started
@@ -123,9 +122,7 @@ async def _unless_stopped(stop: asyncio.Event, work: Coroutine[Any, Any, None]) 
     await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
     stopping.cancel()
     if not task.done():
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
         return False
     task.result()  # a start-up failure goes up from here
     return True
@@ -283,9 +280,7 @@ async def _drain(streaming: asyncio.Task[None], status: StreamStatus) -> None:
     status.stopping = True
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(status.idle.wait(), DRAIN_S)
-    streaming.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await streaming
+    await cancel_and_wait(streaming)
 
 
 async def _supervised(app: App, status: StreamStatus, starting: StartupStatus) -> None:

@@ -22,6 +22,7 @@ from adapters import events
 from adapters.projectx.client import ProjectXClient
 from adapters.projectx.errors import ContractNotFound
 from adapters.projectx.parsing import active_contract
+from adapters.tasks import cancel_and_wait
 from engine.calendar import trading_day_start
 
 SYMBOL_IDS: dict[str, str] = {
@@ -90,10 +91,7 @@ class ContractResolver:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def _refresh_daily(self) -> None:
         """Forever: `resolve` every root (a request only on a new trading day, or for a

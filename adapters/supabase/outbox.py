@@ -16,7 +16,6 @@ row's key makes it exactly once in the table.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import random
 import sqlite3
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from adapters import events
+from adapters.tasks import cancel_and_wait
 
 # At a stop, the time pending rows get to go. Short (the whole stop fits in 2 s): the
 # outbox is durable, and what is left goes at the next start.
@@ -168,10 +168,7 @@ class OutboxDelivery:
         """Give pending rows `flush_s` to go, then stop and close. What is left stays in
         the outbox (durable) and goes at the next start."""
         delivered = await self.flush(flush_s)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         events.outbox_stopped(all_delivered=delivered, pending=self.outbox.pending_count())
         self.outbox.close()
         await self.writer.aclose()
