@@ -452,6 +452,8 @@ def load_settings(**overrides: object) -> Settings:
     try:
         accounts = _account_ids()
         return Settings(**({"account_ids": accounts} | overrides))  # type: ignore[arg-type]
+    except UnicodeDecodeError:
+        raise ConfigError("config error: .env: not UTF-8 text; save it as UTF-8") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = "_".join(str(p) for p in first["loc"]).upper() or "settings"

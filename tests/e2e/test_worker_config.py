@@ -139,3 +139,12 @@ def test_replay_rejects_start_after_end(tmp_path: Path) -> None:
     result = run_cli(args, env, tmp_path)
     assert_config_error(result, ("--since", "--until"))
     assert not (tmp_path / "out").exists()  # nothing written either
+
+
+@pytest.mark.parametrize("command", ["run", "check-config"])
+def test_a_dot_env_that_is_not_utf8_is_one_config_line(command: str, tmp_path: Path) -> None:
+    """A `.env` saved in another encoding is the operator's to fix: exit 2, one line."""
+    (tmp_path / ".env").write_bytes("SYMBOLS=MES\n# caf\xe9\n".encode("latin-1"))
+    result = run_cli([command], clean_env(), tmp_path)
+    assert_config_error(result, (".env",))
+    assert "UTF-8" in result.stderr
