@@ -197,7 +197,7 @@ def build_replay(
         accounts=(REPLAY_ACCOUNT,),
     )
     if paper:
-        book = PaperBroker(paper_config(settings, (symbol,)))
+        book = PaperBroker(paper_config(settings, (symbol,)), trades_file=out_dir / TRADES)
         pipeline.minute_listeners.append(book)
         broker = Broker(
             contexts=book,

@@ -11,9 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from adapters.files.jsonl import TRADES, write_jsonl
 from adapters.paper.broker import PaperBroker
-from adapters.paper.trades import trade_record
 from worker.pipeline import Pipeline
 from worker.settings import Settings
 from worker.trader import Trader
@@ -68,11 +66,11 @@ def write_run(out_dir: Path, parameters: dict[str, Any]) -> None:
 def write_results(
     out_dir: Path, pipeline: Pipeline, trader: Trader, paper: PaperBroker | None, wall_s: float
 ) -> dict[str, Any]:
-    """trades.jsonl (with the paper broker), then summary.json; returns the summary."""
+    """summary.json, last (trades.jsonl has had its lines from the paper broker, one at
+    each exit); returns the summary."""
     summary = build_summary(pipeline, trader, wall_s)
     if paper is not None:
         summary["paper"] = paper.summary()
-        write_jsonl(out_dir / TRADES, [trade_record(trade) for trade in paper.trades])
     temporary = out_dir / f".{SUMMARY}.tmp"
     temporary.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     os.replace(temporary, out_dir / SUMMARY)

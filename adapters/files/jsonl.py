@@ -24,11 +24,6 @@ def jsonl_line(record: dict[str, Any]) -> bytes:
     return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
 
 
-def write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
-    """A whole JSONL file at once (e.g. trades.jsonl)."""
-    path.write_bytes(b"".join(jsonl_line(record) for record in records))
-
-
 class JsonlRecorder:
     """Writes bars.jsonl and decisions.jsonl into a directory (deterministic bytes).
 

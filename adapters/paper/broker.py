@@ -26,8 +26,9 @@ Fill model (our choices, stated):
   always trade. A position's exit time is the open time of the minute that touched it.
 
 With `log_trades` (the live worker), every fill logs `paper_fill` and every exit
-`paper_exit`; a replay leaves it off and writes its round trips to trades.jsonl instead.
-With `trades_file` (a live run's OUT_DIR), each exit also appends its trades.jsonl line.
+`paper_exit`; a replay leaves it off. With `trades_file` (a replay's --out, a live run's
+OUT_DIR), each exit appends its trades.jsonl line: the file's one writer, and a report
+of a running or killed run shows every trade closed so far.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ class PaperBroker:
     ) -> None:
         self.config = config or PaperConfig()
         self.log_trades = log_trades  # paper_fill / paper_exit lines (live); a replay has files
-        # Live with OUT_DIR: trades.jsonl, a line appended at each exit (emptied here)
+        # trades.jsonl, a line appended at each exit (emptied here)
         self.trades_file = trades_file
         if trades_file is not None:
             trades_file.parent.mkdir(parents=True, exist_ok=True)
