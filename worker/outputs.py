@@ -11,13 +11,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from adapters.files.jsonl import RUN, SUMMARY
 from adapters.paper.broker import PaperBroker
 from worker.pipeline import Pipeline
 from worker.settings import Settings
 from worker.trader import Trader
-
-RUN = "run.json"
-SUMMARY = "summary.json"
 
 
 def run_parameters(

@@ -17,7 +17,12 @@ import orjson
 from engine.model import ActionPlan, ClosedBar, MarketState
 from engine.records import bar_record, decision_record
 
-TRADES = "trades.jsonl"
+# A run's output directory (a replay's --out, a live run's OUT_DIR), by file name.
+BARS = "bars.jsonl"
+DECISIONS = "decisions.jsonl"
+TRADES = "trades.jsonl"  # the paper broker's round trips, a line at each exit
+RUN = "run.json"  # the run's parameters, written first (worker/outputs.py)
+SUMMARY = "summary.json"  # written last: its presence means the run finished
 
 
 def jsonl_line(record: dict[str, Any]) -> bytes:
@@ -33,8 +38,8 @@ class JsonlRecorder:
     def __init__(self, out_dir: Path, flush_each_line: bool = True) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
         self.flush_each_line = flush_each_line
-        self.bars: IO[bytes] = (out_dir / "bars.jsonl").open("wb")
-        self.decisions: IO[bytes] = (out_dir / "decisions.jsonl").open("wb")
+        self.bars: IO[bytes] = (out_dir / BARS).open("wb")
+        self.decisions: IO[bytes] = (out_dir / DECISIONS).open("wb")
 
     def bar(self, bar: ClosedBar) -> None:
         self._write(self.bars, bar_record(bar))

@@ -16,14 +16,7 @@ from typing import Any
 
 import orjson
 
-BARS, DECISIONS, TRADES, SUMMARY, RUN = (
-    "bars.jsonl",
-    "decisions.jsonl",
-    "trades.jsonl",
-    "summary.json",
-    "run.json",
-)
-
+from adapters.files.jsonl import BARS, DECISIONS, RUN, SUMMARY, TRADES
 
 # The fields the report reads, per file (a line without one is not a run's line).
 FIELDS = {
