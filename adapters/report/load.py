@@ -10,7 +10,9 @@ Any other line that is not a JSON object stops the report with one line naming i
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,37 +20,47 @@ import orjson
 
 from adapters.files.jsonl import BARS, DECISIONS, RUN, SUMMARY, TRADES
 
-# The fields the report reads, per file (a line without one is not a run's line).
-FIELDS = {
-    BARS: (
-        "symbol",
-        "timeframe",
-        "open_time",
-        "close_time",
-        "open",
-        "high",
-        "low",
-        "close",
-        "ema",
-        "slope",
-        "regime",
-    ),
-    DECISIONS: ("symbol", "at", "action", "reason_code"),
-    TRADES: (
-        "symbol",
-        "side",
-        "size",
-        "entry_time",
-        "entry_price",
-        "exit_time",
-        "exit_price",
-        "exit_reason",
-        "ticks",
-        "gross",
-        "fees",
-        "net",
-        "duration_s",
-    ),
+# The fields the report reads, per file, and what each must hold: `text`, an `instant`
+# (ISO 8601 UTC text, as the worker writes it), a `number`, or a number or null
+# (`number?`: an EMA before warm-up). A line that breaks this is not a run's line.
+FIELDS: dict[str, dict[str, str]] = {
+    BARS: {
+        "symbol": "text",
+        "timeframe": "text",
+        "open_time": "instant",
+        "close_time": "instant",
+        "open": "number",
+        "high": "number",
+        "low": "number",
+        "close": "number",
+        "ema": "number?",
+        "slope": "number?",
+        "regime": "text",
+    },
+    DECISIONS: {"symbol": "text", "at": "instant", "action": "text", "reason_code": "text"},
+    TRADES: {
+        "symbol": "text",
+        "side": "text",
+        "size": "number",
+        "entry_time": "instant",
+        "entry_price": "number",
+        "exit_time": "instant",
+        "exit_price": "number",
+        "exit_reason": "text",
+        "ticks": "number",
+        "gross": "number",
+        "fees": "number",
+        "net": "number",
+        "duration_s": "number",
+    },
+}
+
+
+KINDS = {
+    "text": "text",
+    "instant": "an ISO 8601 UTC time",
+    "number": "a finite number",
+    "number?": "a number or null",
 }
 
 
@@ -109,11 +121,32 @@ def _jsonl(path: Path, cut: list[str]) -> list[dict[str, Any]]:
             record = None
         if not isinstance(record, dict):
             raise ReportError(f"report error: {path}: line {number} is not a JSON object")
-        missing = [name for name in FIELDS[path.name] if name not in record]
-        if missing:
-            raise ReportError(f"report error: {path}: line {number} has no {missing[0]!r}")
+        for name, kind in FIELDS[path.name].items():
+            if name not in record:
+                raise ReportError(f"report error: {path}: line {number} has no {name!r}")
+            if not _holds(record[name], kind):
+                wanted = KINDS[kind]
+                raise ReportError(f"report error: {path}: line {number}: {name!r} is not {wanted}")
         records.append(record)
     return records
+
+
+def _holds(value: object, kind: str) -> bool:
+    if kind == "text":
+        return isinstance(value, str)
+    if kind == "instant":
+        return isinstance(value, str) and _is_instant(value)
+    if value is None:
+        return kind == "number?"
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_instant(text: str) -> bool:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return moment.utcoffset() == timedelta(0)
 
 
 def _json(path: Path) -> dict[str, Any] | None:

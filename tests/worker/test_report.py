@@ -260,7 +260,19 @@ def test_a_line_that_is_not_json_is_one_line(
             '{"symbol":"MES","timeframe":"5m","open_time":"2025-06-12T21:00:00Z",'
             '"close_time":"2025-06-12T21:05:00Z","open":"abc","high":1,"low":1,"close":1,'
             '"ema":null,"slope":null,"regime":"range"}',
-            "a value of the wrong type",
+            "line 1657: 'open' is not a finite number",
+        ),
+        (
+            '{"symbol":"MES","timeframe":"5m","open_time":"2025-06-12 21:00",'
+            '"close_time":"2025-06-12T21:05:00Z","open":1,"high":1,"low":1,"close":1,'
+            '"ema":null,"slope":null,"regime":"range"}',
+            "line 1657: 'open_time' is not an ISO 8601 UTC time",
+        ),
+        (
+            '{"symbol":"MES","timeframe":"5m","open_time":"2025-06-12T21:00:00Z",'
+            '"close_time":"2025-06-12T21:05:00Z","open":1,"high":1,"low":1,"close":1,'
+            '"ema":"x","slope":null,"regime":"range"}',
+            "line 1657: 'ema' is not a number or null",
         ),
     ],
 )
