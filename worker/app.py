@@ -9,6 +9,7 @@ only) and what wraps its executor (freshness and leadership gates, live only).
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -103,6 +104,9 @@ def build(
     configure_logs: bool = True,
 ) -> App:
     """The live worker. Tests pass fakes for any of the keyword dependencies."""
+    writable_dir(settings.state_dir, "STATE_DIR")  # the pause switch, intents, outbox
+    if settings.out_dir is not None:
+        writable_dir(settings.out_dir, "OUT_DIR")
     event_counts: Counter[str] = Counter()
     notifier = build_notifier(settings)
     if configure_logs:
@@ -284,6 +288,19 @@ def run_mode(app: App) -> RunMode:
         real_orders=sends_orders(settings) and app.source.is_live_feed,
         accounts=app.trader.accounts,
     )
+
+
+def writable_dir(path: Path, setting: str) -> None:
+    """`path` is a directory this process can write in (made when missing), or the
+    operator's to fix: ConfigError, exit 2, one line."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"config error: {setting}: cannot make {str(path)!r} ({exc.strerror or exc})"
+        ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"config error: {setting}: {str(path)!r} is not writable")
 
 
 def build_notifier(settings: Settings) -> Notifier | None:

@@ -148,3 +148,14 @@ def test_a_dot_env_that_is_not_utf8_is_one_config_line(command: str, tmp_path: P
     result = run_cli([command], clean_env(), tmp_path)
     assert_config_error(result, (".env",))
     assert "UTF-8" in result.stderr
+
+
+@pytest.mark.parametrize("setting", ["STATE_DIR", "OUT_DIR"])
+def test_a_directory_the_worker_cannot_make_is_one_config_line(
+    setting: str, tmp_path: Path
+) -> None:
+    """STATE_DIR (the pause switch, intents, outbox) and OUT_DIR under a plain file."""
+    (tmp_path / "a-file").write_text("")
+    result = run_cli(["run"], clean_env(**{setting: str(tmp_path / "a-file" / "dir")}), tmp_path)
+    assert_config_error(result, (setting,))
+    assert "cannot make" in result.stderr
